@@ -1,0 +1,369 @@
+//! The audit: verdicts for every volume and claim of an [`Inventory`].
+//!
+//! For one PV the audit:
+//! 1. classifies it and reads the evidence;
+//! 2. lets the cluster settle from the state given (no human action), which
+//!    says whether it is stuck;
+//! 3. applies the next deletion (the claim's, or the PV object's, or none when
+//!    one is under way) and settles again, which gives `on_delete`;
+//! 4. when the evidence says the volume is stuck but the model says it would
+//!    move on, repeats 2–3 with the out-of-tree actors stalled, and reports
+//!    the disagreement;
+//! 5. runs the rules and lists the remedies.
+
+use std::collections::HashMap;
+
+use crate::classify::{classify, Provisioning};
+use crate::driver::{Backend, CephKind, Fate, Profile};
+use crate::evidence::{self, Evidence, Settings};
+use crate::facts::{ClaimFacts, Phase, PvFacts, ReclaimPolicy, Source};
+use crate::handle;
+use crate::inventory::Inventory;
+use crate::remedy;
+use crate::rule::{self, ShareIndex, VolumeContext};
+use crate::sim::{ClaimLink, Owner, Sim, State, Step};
+use crate::verdict::{Chapter, ClaimVerdict, NextDeletion, OnDelete, VolumeVerdict};
+use crate::version::Assumptions;
+
+/// Computes verdicts over one inventory.
+#[derive(Debug)]
+pub struct Auditor<'a> {
+    inventory: &'a Inventory,
+    assumptions: Assumptions,
+    settings: Settings,
+    shares: ShareIndex,
+}
+
+/// The outcome of one simulated path.
+#[derive(Debug, Clone)]
+pub(crate) struct Outcome {
+    pub(crate) settled: State,
+    pub(crate) last: State,
+    pub(crate) next: NextDeletion,
+    pub(crate) on_delete: OnDelete,
+    pub(crate) reason: String,
+    pub(crate) stuck: Option<String>,
+    pub(crate) blocking: Vec<String>,
+    pub(crate) story: Vec<Chapter>,
+}
+
+impl<'a> Auditor<'a> {
+    /// Prepares an audit; builds the cross-object indexes once.
+    pub fn new(inventory: &'a Inventory, assumptions: Assumptions, settings: Settings) -> Self {
+        let shares = ShareIndex::build(inventory);
+        Auditor { inventory, assumptions, settings, shares }
+    }
+
+    /// The assumptions every verdict of this audit rests on.
+    pub fn assumptions(&self) -> &Assumptions {
+        &self.assumptions
+    }
+
+    /// The verdict for one PV.
+    pub fn volume(&self, pv: &PvFacts) -> VolumeVerdict {
+        let classification = classify(pv, self.inventory);
+        let evidence = evidence::read(pv, self.inventory, &self.settings);
+        let mut sim = Sim {
+            pv,
+            inventory: self.inventory,
+            assumptions: &self.assumptions,
+            profile: Profile::for_pv(pv),
+            owner: Owner::of(pv, self.inventory, &self.assumptions),
+            provisioning: classification.provisioning,
+            backend: evidence.backend.clone(),
+            forced_failure: evidence.failure.clone(),
+            stalled: None,
+        };
+        let mut outcome = run(&sim);
+        let mut disagreement = None;
+        if let (None, Some(overdue)) = (&outcome.stuck, &evidence.overdue) {
+            let model = outcome.on_delete;
+            sim.stalled = Some(format!(
+                "{overdue}, longer than the model expects (threshold {}); an out-of-tree \
+                 actor is not finishing its work",
+                self.settings.stuck_after
+            ));
+            outcome = run(&sim);
+            if outcome.stuck.is_none() {
+                outcome.stuck = sim.stalled.clone();
+            }
+            disagreement = Some(format!(
+                "the model expects this PV to move on by itself ({}), but {overdue}; the \
+                 evidence decides: it is stuck",
+                model.as_str()
+            ));
+        }
+
+        let handle = pv.csi().and_then(|csi| {
+            CephKind::from_driver(&csi.driver).map(|kind| handle::report(csi, kind))
+        });
+        let ctx = VolumeContext {
+            pv,
+            inventory: self.inventory,
+            assumptions: &self.assumptions,
+            sim: &sim,
+            classification: &classification,
+            handle: handle.as_ref(),
+            outcome: &outcome,
+            evidence: &evidence,
+            disagreement: disagreement.as_deref(),
+            shares: &self.shares,
+        };
+        let findings = rule::check_volume(&ctx);
+        let (remedies, must_not) = remedy::for_volume(&ctx);
+        let (findings, suppressed) = rule::apply_ignores(findings, &pv.ignored);
+
+        VolumeVerdict {
+            name: pv.name.clone(),
+            origin: pv.origin.clone(),
+            driver: driver_name(pv),
+            profile: sim.profile.name(),
+            policy: pv.policy.as_str(),
+            phase: pv.phase.unwrap_or(Phase::Pending).as_str(),
+            terminating: pv.deletion.is_some(),
+            provisioning: classification.provisioning,
+            owner: sim.owner.clone(),
+            handle,
+            next_deletion: outcome.next,
+            on_delete: outcome.on_delete,
+            on_delete_reason: outcome.reason.clone(),
+            storage: outcome.last.fate,
+            stuck: outcome.stuck.is_some(),
+            stuck_reason: outcome.stuck.clone(),
+            blocking_finalizers: outcome.blocking.clone(),
+            backend: sim.backend.clone(),
+            evidence: evidence_lines(&evidence),
+            disagreement,
+            story: outcome.story,
+            classification,
+            findings,
+            suppressed,
+            remedies,
+            must_not,
+        }
+    }
+
+    /// The verdict for one claim, given the verdicts of the PVs computed so far.
+    ///
+    /// `volumes` maps PV names to their `on_delete`; a claim bound to a PV
+    /// missing from it is judged without that knowledge.
+    pub fn claim(&self, claim: &ClaimFacts, volumes: &HashMap<String, OnDelete>) -> ClaimVerdict {
+        let bound_pv = claim
+            .volume_name
+            .as_deref()
+            .and_then(|name| self.inventory.pv(name))
+            .filter(|pv| claim_matches(pv, claim));
+        let on_delete = match bound_pv {
+            Some(pv) => volumes.get(&pv.name).copied().unwrap_or(OnDelete::Unknown),
+            None => OnDelete::Kept,
+        };
+        let (stuck, findings) = rule::check_claim(claim, bound_pv, self.inventory, &self.settings);
+        let (findings, suppressed) = rule::apply_ignores(findings, &claim.ignored);
+        ClaimVerdict {
+            namespace: claim.namespace.clone(),
+            name: claim.name.clone(),
+            origin: claim.origin.clone(),
+            volume: bound_pv.map(|pv| pv.name.clone()),
+            on_delete,
+            stuck: stuck.is_some(),
+            stuck_reason: stuck,
+            findings,
+            suppressed,
+        }
+    }
+}
+
+/// Returns true when the PV's claimRef names this claim (and its uid, when both have one).
+fn claim_matches(pv: &PvFacts, claim: &ClaimFacts) -> bool {
+    pv.claim_ref.as_ref().is_some_and(|r| {
+        r.namespace == claim.namespace
+            && r.name == claim.name
+            && match (&r.uid, &claim.uid) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    })
+}
+
+fn driver_name(pv: &PvFacts) -> String {
+    match &pv.source {
+        Source::Csi(csi) => csi.driver.to_string(),
+        Source::InTree { plugin, .. } => format!("in-tree:{plugin}"),
+        Source::None => "none".into(),
+    }
+}
+
+fn evidence_lines(evidence: &Evidence) -> Vec<String> {
+    let mut lines = evidence.notes.clone();
+    match (&evidence.overdue, &evidence.deletion_age) {
+        (Some(overdue), _) => lines.push(overdue.clone()),
+        (None, Some(age)) => lines.push(format!("the deletion timestamp is {age} old")),
+        (None, None) => {}
+    }
+    lines
+}
+
+/// Simulates the settling and the next deletion.
+fn run(sim: &Sim<'_>) -> Outcome {
+    let mut story = Vec::new();
+    let mut state = sim.initial_state();
+    let mut steps = Vec::new();
+    sim.settle(&mut state, &mut steps);
+    let stuck = stuck_reason(sim, &state);
+    story.push(Chapter { title: "the cluster settles from the state given".into(), steps });
+    let settled = state.clone();
+
+    let next = next_deletion(sim, &state);
+    let mut steps = Vec::new();
+    match next {
+        NextDeletion::ByTheCluster | NextDeletion::UnderWay => {}
+        NextDeletion::DeleteClaim => sim.delete_claim(&mut state, &mut steps),
+        NextDeletion::BindThenDeleteClaim => {
+            sim.bind_claim(&mut state, &mut steps);
+            sim.settle(&mut state, &mut steps);
+            sim.delete_claim(&mut state, &mut steps);
+        }
+        NextDeletion::DeletePv => sim.delete_pv(&mut state, &mut steps),
+    }
+    if !steps.is_empty() {
+        sim.settle(&mut state, &mut steps);
+        story.push(Chapter { title: format!("next deletion: {}", next.describe()), steps });
+    }
+
+    let (on_delete, reason) = on_delete(sim, &state);
+    let blocking = if on_delete == OnDelete::Hangs && !state.deleting {
+        // Nothing deletes the PV object by itself; show what would hold it
+        // when someone does.
+        let mut probe = state.clone();
+        let mut steps = Vec::new();
+        sim.delete_pv(&mut probe, &mut steps);
+        sim.settle(&mut probe, &mut steps);
+        story.push(Chapter { title: "if the PV object is then deleted".into(), steps });
+        probe.finalizers
+    } else if state.exists && state.deleting {
+        state.finalizers.clone()
+    } else {
+        // Gone, or waiting for a person (Released with Retain): nothing holds it.
+        Vec::new()
+    };
+    Outcome { settled, last: state, next, on_delete, reason, stuck, blocking, story }
+}
+
+fn next_deletion(sim: &Sim<'_>, s: &State) -> NextDeletion {
+    if !s.exists {
+        return NextDeletion::ByTheCluster;
+    }
+    if s.deleting {
+        return if sim.pv.deletion.is_some() {
+            NextDeletion::UnderWay
+        } else {
+            NextDeletion::ByTheCluster
+        };
+    }
+    match s.phase {
+        Phase::Bound => NextDeletion::DeleteClaim,
+        Phase::Pending | Phase::Available => NextDeletion::BindThenDeleteClaim,
+        Phase::Released | Phase::Failed => NextDeletion::DeletePv,
+    }
+}
+
+/// Why a settled PV will not move on by itself, if it will not.
+fn stuck_reason(sim: &Sim<'_>, s: &State) -> Option<String> {
+    if !s.exists {
+        return None;
+    }
+    let failure = s.failures.last();
+    if s.deleting && sim.pv.deletion.is_some() {
+        let held = s.finalizers.join(", ");
+        let why = match (failure, s.phase) {
+            (Some(f), _) => format!("every delete attempt fails ({f})"),
+            (None, Phase::Failed) => {
+                "the phase is Failed, and the provisioner only deletes Released PVs".into()
+            }
+            (None, _) => "no actor will remove them".into(),
+        };
+        return Some(format!("terminating, held by {held}: {why}"));
+    }
+    let reclaimable = matches!(s.phase, Phase::Released | Phase::Failed)
+        && s.policy == ReclaimPolicy::Delete;
+    if !reclaimable {
+        return None;
+    }
+    Some(match (failure, s.phase) {
+        (Some(f), _) => format!("Released with Delete, and every delete attempt fails ({f})"),
+        (None, Phase::Failed) => format!(
+            "Failed with Delete: {}",
+            sim.pv.status_message.as_deref().unwrap_or("the PV controller gave up on it")
+        ),
+        (None, _) => "Released with Delete, and no provisioner will delete it".into(),
+    })
+}
+
+fn on_delete(sim: &Sim<'_>, s: &State) -> (OnDelete, String) {
+    if let Some(why) = &s.unknown {
+        return (OnDelete::Unknown, why.clone());
+    }
+    if s.exists {
+        let waiting = matches!(s.phase, Phase::Released | Phase::Failed | Phase::Available)
+            && s.policy != ReclaimPolicy::Delete;
+        if waiting && !s.deleting {
+            return (
+                OnDelete::Kept,
+                format!(
+                    "the PV stays {} with {}: the storage is kept until someone decides",
+                    s.phase.as_str(),
+                    s.policy.as_str()
+                ),
+            );
+        }
+        let held = if s.finalizers.is_empty() {
+            "nothing deletes it".to_owned()
+        } else {
+            format!("held by {}", s.finalizers.join(", "))
+        };
+        let why = s.failures.last().map_or(String::new(), |f| format!(": {f}"));
+        return (OnDelete::Hangs, format!("the PV never goes away, {held}{why}"));
+    }
+    match s.fate {
+        Some(Fate::Destroyed) => (OnDelete::Deleted, "the PV goes and its storage is destroyed".into()),
+        Some(Fate::AlreadyGone) => {
+            (OnDelete::Deleted, "the PV goes; its storage was already gone".into())
+        }
+        Some(Fate::Archived) => {
+            (OnDelete::Kept, "the PV goes; its storage is archived, not destroyed".into())
+        }
+        Some(Fate::Untouched) | None => untouched(sim, s),
+    }
+}
+
+fn untouched(sim: &Sim<'_>, s: &State) -> (OnDelete, String) {
+    if let Backend::PoolMissing(why) | Backend::Gone(why) = &sim.backend {
+        return (OnDelete::Deleted, format!("the PV goes; its storage was already gone ({why})"));
+    }
+    let provisioned = sim.provisioning != Provisioning::Static;
+    if provisioned && s.policy == ReclaimPolicy::Delete {
+        let what = if sim.provisioning == Provisioning::Dynamic {
+            "storage provisioned for it"
+        } else {
+            "its storage (which may have been provisioned for it)"
+        };
+        return (
+            OnDelete::Orphaned,
+            format!("the PV goes without any delete call reaching the driver; {what} stays \
+                     behind with nothing pointing at it"),
+        );
+    }
+    (OnDelete::Kept, "the PV goes and its storage is left alone".into())
+}
+
+impl ClaimLink {
+    /// Returns true when a live claim is bound.
+    pub fn is_bound(&self) -> bool {
+        matches!(self, ClaimLink::Bound)
+    }
+}
+
+/// The steps of all chapters, for callers that want a flat list.
+pub fn flatten(story: &[Chapter]) -> Vec<&Step> {
+    story.iter().flat_map(|c| c.steps.iter()).collect()
+}

@@ -1,0 +1,725 @@
+//! The cluster as the model sees it: compact facts about every object, indexed.
+//!
+//! ```text
+//!   Object ──add──▶ Inventory ──▶ facts per PV, claim, class, attachment, pod use,
+//!                                  events, components, snapshot contents
+//! ```
+//!
+//! Adding an object either records its facts or returns an [`Error`] naming
+//! the object and the field that could not be understood; the inventory is
+//! unchanged by a rejected object, so a caller can report it and go on.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{
+    Event as CoreEvent, PersistentVolume, PersistentVolumeClaim, Pod, PodTemplateSpec,
+};
+use k8s_openapi::api::events::v1::Event as EventsEvent;
+use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+
+use crate::facts::*;
+use crate::object::{Located, Object, Origin, VolumeSnapshot, VolumeSnapshotContent};
+use crate::version::Version;
+
+/// An object whose facts could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {kind} {object}: field {field}: {problem}")]
+pub struct Error {
+    /// Where the object was read.
+    pub origin: Origin,
+    /// The object's kind.
+    pub kind: &'static str,
+    /// `namespace/name` or `name` of the object, or `<unnamed>`.
+    pub object: String,
+    /// The field path, e.g. `spec.persistentVolumeReclaimPolicy`.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// Everything the model knows about one cluster.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    pvs: Vec<PvFacts>,
+    pv_index: HashMap<String, usize>,
+    claims: Vec<ClaimFacts>,
+    claim_index: HashMap<(String, String), usize>,
+    claim_uids: HashSet<String>,
+    classes: HashMap<String, ClassFacts>,
+    csi_drivers: HashSet<String>,
+    attachments: Vec<AttachmentFacts>,
+    nodes: HashSet<String>,
+    pod_uses: HashMap<(String, String), Vec<PodUse>>,
+    snapshot_sources: HashMap<(String, String), Vec<String>>,
+    snapshot_contents: Vec<SnapshotContentFacts>,
+    pv_events: HashMap<String, EventFacts>,
+    claim_events: HashMap<(String, String), EventFacts>,
+    components: Vec<ComponentFacts>,
+    kinds_seen: HashSet<&'static str>,
+    strings: HashSet<Arc<str>>,
+}
+
+impl Inventory {
+    /// Creates an empty inventory.
+    pub fn new() -> Inventory {
+        Inventory::default()
+    }
+
+    /// Records the facts of one object.
+    ///
+    /// # Errors
+    ///
+    /// Returns an [`Error`] naming the object and field when a field the model
+    /// relies on has a value Kubernetes would not accept; nothing is recorded.
+    pub fn add(&mut self, located: Located<Object>) -> Result<(), Error> {
+        let Located { object, origin } = located;
+        let kind = object.kind();
+        match object {
+            Object::PersistentVolume(pv) => self.add_pv(*pv, origin)?,
+            Object::PersistentVolumeClaim(pvc) => self.add_claim(*pvc, origin)?,
+            Object::StorageClass(sc) => self.add_class(*sc),
+            Object::CsiDriver(driver) => {
+                if let Some(name) = driver.metadata.name {
+                    self.csi_drivers.insert(name);
+                }
+            }
+            Object::VolumeAttachment(va) => self.add_attachment(*va),
+            Object::Node(node) => {
+                if let Some(name) = node.metadata.name {
+                    self.nodes.insert(name);
+                }
+            }
+            Object::Pod(pod) => self.add_pod(*pod),
+            Object::Event(event) => self.add_core_event(*event),
+            Object::EventV1(event) => self.add_events_event(*event),
+            Object::Deployment(d) => {
+                self.add_workload("Deployment", &d.metadata, Some(&d.spec.template));
+            }
+            Object::StatefulSet(s) => {
+                self.add_workload("StatefulSet", &s.metadata, Some(&s.spec.template));
+            }
+            Object::DaemonSet(d) => {
+                self.add_workload("DaemonSet", &d.metadata, Some(&d.spec.template));
+            }
+            Object::VolumeSnapshot(s) => self.add_snapshot(*s),
+            Object::VolumeSnapshotContent(c) => self.add_snapshot_content(*c),
+        }
+        self.kinds_seen.insert(kind);
+        Ok(())
+    }
+
+    // === queries ===
+
+    /// All PVs, in input order.
+    pub fn pvs(&self) -> &[PvFacts] {
+        &self.pvs
+    }
+
+    /// A PV by name.
+    pub fn pv(&self, name: &str) -> Option<&PvFacts> {
+        self.pv_index.get(name).map(|&i| &self.pvs[i])
+    }
+
+    /// All claims, in input order.
+    pub fn claims(&self) -> &[ClaimFacts] {
+        &self.claims
+    }
+
+    /// A claim by namespace and name.
+    pub fn claim(&self, namespace: &str, name: &str) -> Option<&ClaimFacts> {
+        let key = (namespace.to_owned(), name.to_owned());
+        self.claim_index.get(&key).map(|&i| &self.claims[i])
+    }
+
+    /// Returns true when some claim in the input has this uid.
+    pub fn has_claim_uid(&self, uid: &str) -> bool {
+        self.claim_uids.contains(uid)
+    }
+
+    /// A StorageClass by name.
+    pub fn class(&self, name: &str) -> Option<&ClassFacts> {
+        self.classes.get(name)
+    }
+
+    /// The name of a StorageClass whose provisioner is `provisioner`, if any.
+    pub fn class_with_provisioner(&self, provisioner: &str) -> Option<&str> {
+        self.classes
+            .iter()
+            .find(|(_, c)| &*c.provisioner == provisioner)
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Returns true when a CSIDriver object of this name is in the input.
+    pub fn has_csi_driver(&self, name: &str) -> bool {
+        self.csi_drivers.contains(name)
+    }
+
+    /// Returns true when the input held at least one object of this kind.
+    ///
+    /// Absence of an object only means something when its kind was collected.
+    pub fn saw_kind(&self, kind: &str) -> bool {
+        self.kinds_seen.contains(kind)
+    }
+
+    /// The VolumeAttachments that name a PV.
+    pub fn attachments_of<'a>(&'a self, pv: &'a str) -> impl Iterator<Item = &'a AttachmentFacts> {
+        self.attachments.iter().filter(move |a| a.pv.as_deref() == Some(pv))
+    }
+
+    /// Returns true when a Node of this name is in the input.
+    pub fn has_node(&self, name: &str) -> bool {
+        self.nodes.contains(name)
+    }
+
+    /// The pods that use a claim.
+    pub fn pods_using(&self, namespace: &str, claim: &str) -> &[PodUse] {
+        let key = (namespace.to_owned(), claim.to_owned());
+        self.pod_uses.get(&key).map_or(&[], Vec::as_slice)
+    }
+
+    /// The VolumeSnapshots taken from a claim.
+    pub fn snapshots_of(&self, namespace: &str, claim: &str) -> &[String] {
+        let key = (namespace.to_owned(), claim.to_owned());
+        self.snapshot_sources.get(&key).map_or(&[], Vec::as_slice)
+    }
+
+    /// The VolumeSnapshotContents taken from a volume handle of a driver.
+    pub fn snapshot_contents_of<'a>(
+        &'a self,
+        driver: &'a str,
+        handle: &'a str,
+    ) -> impl Iterator<Item = &'a SnapshotContentFacts> {
+        self.snapshot_contents
+            .iter()
+            .filter(move |c| c.driver == driver && c.volume_handle == handle)
+    }
+
+    /// What the events say about a PV.
+    pub fn pv_events(&self, pv: &str) -> Option<&EventFacts> {
+        self.pv_events.get(pv)
+    }
+
+    /// What the events say about a claim.
+    pub fn claim_events(&self, namespace: &str, name: &str) -> Option<&EventFacts> {
+        self.claim_events.get(&(namespace.to_owned(), name.to_owned()))
+    }
+
+    /// The CSI components found in workloads of the input.
+    pub fn components(&self) -> &[ComponentFacts] {
+        &self.components
+    }
+
+    // === ingestion ===
+
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(existing) = self.strings.get(s) {
+            return existing.clone();
+        }
+        let arc: Arc<str> = Arc::from(s);
+        self.strings.insert(arc.clone());
+        arc
+    }
+
+    fn add_pv(&mut self, pv: PersistentVolume, origin: Origin) -> Result<(), Error> {
+        let name = pv.metadata.name.clone().unwrap_or_default();
+        let fail = |field: &'static str, problem: String| Error {
+            origin: origin.clone(),
+            kind: "PersistentVolume",
+            object: display_name(&name),
+            field,
+            problem,
+        };
+        if name.is_empty() {
+            return Err(fail("metadata.name", "missing".into()));
+        }
+        let spec = pv.spec.unwrap_or_default();
+        let policy = match spec.persistent_volume_reclaim_policy.as_deref() {
+            None => ReclaimPolicy::Retain,
+            Some("Delete") => ReclaimPolicy::Delete,
+            Some("Retain") => ReclaimPolicy::Retain,
+            Some("Recycle") => ReclaimPolicy::Recycle,
+            Some(other) => {
+                let problem = format!("expected Delete, Retain or Recycle, got {other:?}");
+                return Err(fail("spec.persistentVolumeReclaimPolicy", problem));
+            }
+        };
+        let status = pv.status.unwrap_or_default();
+        let phase = match status.phase.as_deref() {
+            None => None,
+            Some(p) => Some(Phase::parse(p).ok_or_else(|| {
+                let problem = format!(
+                    "expected Pending, Available, Bound, Released or Failed, got {p:?}"
+                );
+                fail("status.phase", problem)
+            })?),
+        };
+        let source = self.pv_source(&spec);
+        if let Source::Csi(csi) = &source {
+            if csi.driver.is_empty() {
+                return Err(fail("spec.csi.driver", "missing".into()));
+            }
+            if csi.handle.is_empty() {
+                return Err(fail("spec.csi.volumeHandle", "missing".into()));
+            }
+        }
+        let claim_ref = spec.claim_ref.and_then(|r| {
+            Some(ClaimRef { namespace: r.namespace.unwrap_or_default(), name: r.name?, uid: r.uid })
+        });
+        let annotations = pv.metadata.annotations.unwrap_or_default();
+        let provisioned_by = annotations.get(ANN_PROVISIONED_BY).map(|s| self.intern(s));
+        let migrated_to = annotations.get(ANN_MIGRATED_TO).map(|s| self.intern(s));
+        let deletion_secret = match (
+            annotations.get(ANN_DELETION_SECRET_NAMESPACE),
+            annotations.get(ANN_DELETION_SECRET_NAME),
+        ) {
+            (Some(ns), Some(n)) => Some((ns.clone(), n.clone())),
+            _ => None,
+        };
+        let storage_class = spec
+            .storage_class_name
+            .filter(|s| !s.is_empty())
+            .map(|s| self.intern(&s));
+        let facts = PvFacts {
+            name: name.clone(),
+            origin,
+            created: time(pv.metadata.creation_timestamp),
+            deletion: time(pv.metadata.deletion_timestamp),
+            finalizers: pv.metadata.finalizers.unwrap_or_default(),
+            provisioned_by,
+            migrated_to,
+            deletion_secret,
+            ignored: ignored_rules(&annotations),
+            policy,
+            phase,
+            status_message: status.message,
+            phase_since: time(status.last_phase_transition_time),
+            storage_class,
+            claim_ref,
+            source,
+            capacity: spec.capacity.and_then(|c| c.get("storage").map(|q| q.0.clone())),
+            access_modes: spec.access_modes.unwrap_or_default(),
+        };
+        // A later document with the same name replaces the earlier one, as
+        // `kubectl apply` of the stream would.
+        match self.pv_index.get(&name) {
+            Some(&i) => self.pvs[i] = facts,
+            None => {
+                self.pv_index.insert(name, self.pvs.len());
+                self.pvs.push(facts);
+            }
+        }
+        Ok(())
+    }
+
+    fn pv_source(&mut self, spec: &k8s_openapi::api::core::v1::PersistentVolumeSpec) -> Source {
+        if let Some(csi) = &spec.csi {
+            let attributes = csi
+                .volume_attributes
+                .iter()
+                .flatten()
+                .filter_map(|(k, v)| {
+                    KEPT_ATTRIBUTES.iter().find(|kept| **kept == k).map(|kept| (*kept, v.clone()))
+                })
+                .collect();
+            let node_stage_secret = csi.node_stage_secret_ref.as_ref().map(|r| {
+                format!(
+                    "{}/{}",
+                    r.namespace.as_deref().unwrap_or(""),
+                    r.name.as_deref().unwrap_or("")
+                )
+            });
+            return Source::Csi(CsiSource {
+                driver: self.intern(&csi.driver),
+                handle: csi.volume_handle.clone(),
+                attributes,
+                node_stage_secret,
+            });
+        }
+        in_tree_source(spec).unwrap_or(Source::None)
+    }
+
+    fn add_claim(&mut self, pvc: PersistentVolumeClaim, origin: Origin) -> Result<(), Error> {
+        let name = pvc.metadata.name.clone().unwrap_or_default();
+        let namespace = pvc.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        if name.is_empty() {
+            return Err(Error {
+                origin,
+                kind: "PersistentVolumeClaim",
+                object: format!("{namespace}/<unnamed>"),
+                field: "metadata.name",
+                problem: "missing".into(),
+            });
+        }
+        let spec = pvc.spec.unwrap_or_default();
+        let annotations = pvc.metadata.annotations.unwrap_or_default();
+        let facts = ClaimFacts {
+            namespace: namespace.clone(),
+            name: name.clone(),
+            uid: pvc.metadata.uid,
+            origin,
+            deletion: time(pvc.metadata.deletion_timestamp),
+            finalizers: pvc.metadata.finalizers.unwrap_or_default(),
+            volume_name: spec.volume_name.filter(|v| !v.is_empty()),
+            storage_class: spec.storage_class_name,
+            phase: pvc.status.and_then(|s| s.phase),
+            ignored: ignored_rules(&annotations),
+        };
+        if let Some(uid) = &facts.uid {
+            self.claim_uids.insert(uid.clone());
+        }
+        let key = (namespace, name);
+        match self.claim_index.get(&key) {
+            Some(&i) => self.claims[i] = facts,
+            None => {
+                self.claim_index.insert(key, self.claims.len());
+                self.claims.push(facts);
+            }
+        }
+        Ok(())
+    }
+
+    fn add_class(&mut self, sc: StorageClass) {
+        let Some(name) = sc.metadata.name else { return };
+        let parameters = sc.parameters.unwrap_or_default();
+        let secret = |kind: &str| {
+            let name = parameters.get(&format!("csi.storage.k8s.io/{kind}-secret-name"));
+            let ns = parameters.get(&format!("csi.storage.k8s.io/{kind}-secret-namespace"));
+            match (ns, name) {
+                (Some(ns), Some(name)) => Some((ns.clone(), name.clone())),
+                _ => None,
+            }
+        };
+        let provisioner_secret = secret("provisioner");
+        let delete_parameters = parameters
+            .iter()
+            .filter(|(k, _)| {
+                matches!(k.as_str(), "onDelete" | "archiveOnDelete" | "pathPattern")
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let policy = match sc.reclaim_policy.as_deref() {
+            Some("Retain") => ReclaimPolicy::Retain,
+            Some("Recycle") => ReclaimPolicy::Recycle,
+            _ => ReclaimPolicy::Delete,
+        };
+        let facts = ClassFacts {
+            provisioner: self.intern(&sc.provisioner),
+            policy,
+            provisioner_secret,
+            delete_parameters,
+        };
+        self.classes.insert(name, facts);
+    }
+
+    fn add_attachment(&mut self, va: VolumeAttachment) {
+        let status = va.status.unwrap_or_default();
+        self.attachments.push(AttachmentFacts {
+            name: va.metadata.name.unwrap_or_default(),
+            attacher: va.spec.attacher,
+            node: va.spec.node_name,
+            pv: va.spec.source.persistent_volume_name,
+            deletion: time(va.metadata.deletion_timestamp),
+            attached: status.attached,
+            detach_error: status.detach_error.and_then(|e| e.message),
+            attach_error: status.attach_error.and_then(|e| e.message),
+        });
+    }
+
+    fn add_pod(&mut self, pod: Pod) {
+        let namespace = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let Some(spec) = pod.spec else { return };
+        let phase = pod.status.and_then(|s| s.phase);
+        for volume in spec.volumes.iter().flatten() {
+            let Some(claim) = &volume.persistent_volume_claim else { continue };
+            let uses = self.pod_uses.entry((namespace.clone(), claim.claim_name.clone()));
+            uses.or_default().push(PodUse {
+                pod: format!("{namespace}/{name}"),
+                phase: phase.clone(),
+                deletion: time(pod.metadata.deletion_timestamp.clone()),
+                grace_seconds: pod.metadata.deletion_grace_period_seconds,
+                node: spec.node_name.clone(),
+            });
+        }
+    }
+
+    fn add_core_event(&mut self, event: CoreEvent) {
+        let object = &event.involved_object;
+        let last = time(event.last_timestamp.clone())
+            .or_else(|| event.event_time.as_ref().map(|t| t.0))
+            .or_else(|| time(event.first_timestamp.clone()));
+        let source = event
+            .reporting_component
+            .clone()
+            .filter(|c| !c.is_empty())
+            .or_else(|| event.source.as_ref().and_then(|s| s.component.clone()));
+        let count = event
+            .series
+            .as_ref()
+            .and_then(|s| s.count)
+            .or(event.count)
+            .unwrap_or(1)
+            .max(1);
+        self.add_event(EventRecord {
+            kind: object.kind.as_deref(),
+            namespace: object.namespace.as_deref(),
+            name: object.name.as_deref(),
+            reason: event.reason.as_deref().unwrap_or(""),
+            warning: event.type_.as_deref() == Some("Warning"),
+            message: event.message.as_deref().unwrap_or(""),
+            count: u64::try_from(count).unwrap_or(1),
+            last,
+            source,
+        });
+    }
+
+    fn add_events_event(&mut self, event: EventsEvent) {
+        let Some(object) = &event.regarding else { return };
+        let last = event
+            .series
+            .as_ref()
+            .map(|s| s.last_observed_time.0)
+            .or_else(|| event.event_time.as_ref().map(|t| t.0))
+            .or_else(|| time(event.deprecated_last_timestamp.clone()));
+        let count = event
+            .series
+            .as_ref()
+            .map(|s| s.count)
+            .or(event.deprecated_count)
+            .unwrap_or(1)
+            .max(1);
+        self.add_event(EventRecord {
+            kind: object.kind.as_deref(),
+            namespace: object.namespace.as_deref(),
+            name: object.name.as_deref(),
+            reason: event.reason.as_deref().unwrap_or(""),
+            warning: event.type_.as_deref() == Some("Warning"),
+            message: event.note.as_deref().unwrap_or(""),
+            count: u64::try_from(count).unwrap_or(1),
+            last,
+            source: event.reporting_controller.clone(),
+        });
+    }
+
+    fn add_event(&mut self, record: EventRecord<'_>) {
+        let Some(name) = record.name else { return };
+        let facts = match record.kind {
+            Some("PersistentVolume") => self.pv_events.entry(name.to_owned()).or_default(),
+            Some("PersistentVolumeClaim") => {
+                let ns = record.namespace.unwrap_or("default").to_owned();
+                self.claim_events.entry((ns, name.to_owned())).or_default()
+            }
+            _ => return,
+        };
+        let slot = match record.reason {
+            "VolumeFailedDelete" => &mut facts.failed_delete,
+            "VolumeDeleted" | "VolumeDelete" | "DeletedVolume" => &mut facts.deleted,
+            reason if record.warning => {
+                let slot = facts.warnings.entry(reason.to_owned()).or_insert(None);
+                merge_event(slot, &record);
+                return;
+            }
+            _ => return,
+        };
+        merge_event(slot, &record);
+    }
+
+    fn add_workload(&mut self, kind: &str, meta: &ObjectMeta, template: Option<&PodTemplateSpec>) {
+        let Some(pod) = template.and_then(|t| t.spec.as_ref()) else { return };
+        let workload = format!(
+            "{kind} {}/{}",
+            meta.namespace.as_deref().unwrap_or("default"),
+            meta.name.as_deref().unwrap_or("")
+        );
+        for container in pod.containers.iter().chain(pod.init_containers.iter().flatten()) {
+            let image = container.image.clone().unwrap_or_default();
+            let Some(component) = component_of(&image) else { continue };
+            let args: Vec<&str> = container
+                .args
+                .iter()
+                .flatten()
+                .chain(container.command.iter().flatten())
+                .map(String::as_str)
+                .collect();
+            self.components.push(ComponentFacts {
+                workload: workload.clone(),
+                container: container.name.clone(),
+                version: image_tag(&image).and_then(Version::from_tag),
+                image,
+                component,
+                honor_gate: honor_gate(&args),
+                driver: flag_value(&args, "drivername"),
+            });
+        }
+    }
+
+    fn add_snapshot(&mut self, snapshot: VolumeSnapshot) {
+        let Some(claim) = snapshot.spec.source.persistent_volume_claim_name else { return };
+        let namespace = snapshot.metadata.namespace.unwrap_or_else(|| "default".into());
+        let name = snapshot.metadata.name.unwrap_or_default();
+        self.snapshot_sources.entry((namespace, claim)).or_default().push(name);
+    }
+
+    fn add_snapshot_content(&mut self, content: VolumeSnapshotContent) {
+        let Some(handle) = content.spec.source.volume_handle else { return };
+        self.snapshot_contents.push(SnapshotContentFacts {
+            name: content.metadata.name.unwrap_or_default(),
+            driver: content.spec.driver,
+            volume_handle: handle,
+            deletion_policy: content.spec.deletion_policy,
+        });
+    }
+}
+
+struct EventRecord<'a> {
+    kind: Option<&'a str>,
+    namespace: Option<&'a str>,
+    name: Option<&'a str>,
+    reason: &'a str,
+    warning: bool,
+    message: &'a str,
+    count: u64,
+    last: Option<Timestamp>,
+    source: Option<String>,
+}
+
+fn merge_event(slot: &mut Option<EventSummary>, record: &EventRecord<'_>) {
+    let summary = slot.get_or_insert_with(|| EventSummary {
+        count: 0,
+        message: String::new(),
+        last: None,
+        source: None,
+    });
+    summary.count = summary.count.saturating_add(record.count);
+    if summary.message.is_empty() || record.last >= summary.last {
+        summary.message = record.message.to_owned();
+        summary.last = record.last;
+        summary.source = record.source.clone();
+    }
+}
+
+fn time(t: Option<Time>) -> Option<Timestamp> {
+    t.map(|t| t.0)
+}
+
+fn display_name(name: &str) -> String {
+    if name.is_empty() {
+        "<unnamed>".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Reads the `pvwarden.io/ignore.<rule>: <reason>` annotations.
+fn ignored_rules(annotations: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    annotations
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(ANN_IGNORE_PREFIX)?.to_owned(), v.clone())))
+        .collect()
+}
+
+fn in_tree_source(spec: &k8s_openapi::api::core::v1::PersistentVolumeSpec) -> Option<Source> {
+    let (plugin, id) = if let Some(s) = &spec.aws_elastic_block_store {
+        ("awsElasticBlockStore", s.volume_id.clone())
+    } else if let Some(s) = &spec.gce_persistent_disk {
+        ("gcePersistentDisk", s.pd_name.clone())
+    } else if let Some(s) = &spec.azure_disk {
+        ("azureDisk", s.disk_uri.clone())
+    } else if let Some(s) = &spec.azure_file {
+        ("azureFile", s.share_name.clone())
+    } else if let Some(s) = &spec.cinder {
+        ("cinder", s.volume_id.clone())
+    } else if let Some(s) = &spec.vsphere_volume {
+        ("vsphereVolume", s.volume_path.clone())
+    } else if let Some(s) = &spec.nfs {
+        ("nfs", format!("{}:{}", s.server, s.path))
+    } else if let Some(s) = &spec.local {
+        ("local", s.path.clone())
+    } else if let Some(s) = &spec.host_path {
+        ("hostPath", s.path.clone())
+    } else if let Some(s) = &spec.rbd {
+        ("rbd", format!("{}/{}", s.pool.as_deref().unwrap_or("rbd"), s.image))
+    } else if let Some(s) = &spec.cephfs {
+        ("cephfs", s.path.clone().unwrap_or_else(|| "/".into()))
+    } else if let Some(s) = &spec.portworx_volume {
+        ("portworxVolume", s.volume_id.clone())
+    } else if let Some(s) = &spec.iscsi {
+        ("iscsi", format!("{}:{}", s.target_portal, s.iqn))
+    } else if let Some(s) = &spec.fc {
+        ("fc", s.target_wwns.iter().flatten().cloned().collect::<Vec<_>>().join(","))
+    } else if let Some(s) = &spec.flex_volume {
+        ("flexVolume", s.driver.clone())
+    } else if let Some(s) = &spec.glusterfs {
+        ("glusterfs", s.path.clone())
+    } else {
+        return None;
+    };
+    Some(Source::InTree { plugin: plugin.to_owned(), id })
+}
+
+fn component_of(image: &str) -> Option<Component> {
+    let repo = image.rsplit('/').next().unwrap_or(image);
+    let name = repo.split([':', '@']).next().unwrap_or(repo);
+    match name {
+        "csi-provisioner" => Some(Component::Provisioner),
+        "csi-attacher" => Some(Component::Attacher),
+        "cephcsi" => Some(Component::CephCsi),
+        _ => None,
+    }
+}
+
+fn image_tag(image: &str) -> Option<&str> {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let last = without_digest.rsplit('/').next()?;
+    last.split_once(':').map(|(_, tag)| tag)
+}
+
+/// Reads `HonorPVReclaimPolicy` from `--feature-gates=A=true,B=false` arguments.
+fn honor_gate(args: &[&str]) -> Option<bool> {
+    let gates = flag_value(args, "feature-gates")?;
+    gates.split(',').find_map(|gate| {
+        let (name, value) = gate.split_once('=')?;
+        (name.trim() == "HonorPVReclaimPolicy").then(|| value.trim() == "true")
+    })
+}
+
+fn flag_value(args: &[&str], flag: &str) -> Option<String> {
+    let long = format!("--{flag}");
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if let Some(value) = arg.strip_prefix(&long).and_then(|rest| rest.strip_prefix('=')) {
+            return Some(value.to_owned());
+        }
+        if *arg == long {
+            return iter.next().map(|v| (*v).to_owned());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_name_their_component_and_version() {
+        assert_eq!(component_of("registry.k8s.io/sig-storage/csi-provisioner:v5.0.1"),
+            Some(Component::Provisioner));
+        assert_eq!(component_of("quay.io/cephcsi/cephcsi:v3.12.0"), Some(Component::CephCsi));
+        assert_eq!(component_of("nginx:1.25"), None);
+        assert_eq!(image_tag("quay.io/cephcsi/cephcsi:v3.12.0"), Some("v3.12.0"));
+        assert_eq!(image_tag("localhost:5000/csi-provisioner"), None);
+        assert_eq!(image_tag("r/csi-provisioner:v5.0.1@sha256:abc"), Some("v5.0.1"));
+    }
+
+    #[test]
+    fn feature_gate_is_read_from_either_flag_form() {
+        assert_eq!(honor_gate(&["--feature-gates=HonorPVReclaimPolicy=true"]), Some(true));
+        assert_eq!(honor_gate(&["--feature-gates", "A=true,HonorPVReclaimPolicy=false"]),
+            Some(false));
+        assert_eq!(honor_gate(&["--v=5"]), None);
+    }
+}

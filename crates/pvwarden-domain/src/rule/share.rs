@@ -1,0 +1,123 @@
+//! Which PVs use the same backend volume.
+//!
+//! Every PV gets a few backend keys: its (driver, handle); for CephFS the
+//! (cluster, filesystem, path) it mounts (`rootPath` of a static PV,
+//! `subvolumePath` of a dynamic one); for RBD the (cluster, pool, image). Two
+//! PVs that share any key share storage. Keys are kept as 64-bit hashes so the
+//! index stays small for 100,000 volumes; members of a group are re-checked
+//! against their real keys, so a hash collision can never invent a share.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use crate::driver::CephKind;
+use crate::facts::{PvFacts, Source};
+use crate::inventory::Inventory;
+
+/// The index of backend keys to PVs.
+#[derive(Debug, Default)]
+pub struct ShareIndex {
+    groups: HashMap<u64, Vec<u32>>,
+}
+
+/// What one PV shares, and with whom.
+#[derive(Debug, Clone, Default)]
+pub struct Sharing<'a> {
+    /// PVs with the same driver and handle.
+    pub same_handle: Vec<&'a PvFacts>,
+    /// PVs that reach the same storage by another key.
+    pub same_storage: Vec<&'a PvFacts>,
+}
+
+impl Sharing<'_> {
+    /// Returns true when no other PV uses this PV's storage.
+    pub fn is_alone(&self) -> bool {
+        self.same_handle.is_empty() && self.same_storage.is_empty()
+    }
+
+    /// All other PVs on the same storage.
+    pub fn all(&self) -> impl Iterator<Item = &PvFacts> {
+        self.same_handle.iter().chain(self.same_storage.iter()).copied()
+    }
+}
+
+/// The backend keys of a PV; the first one is its (driver, handle) key.
+pub(crate) fn keys(pv: &PvFacts) -> Vec<String> {
+    match &pv.source {
+        Source::Csi(csi) => {
+            let mut keys = vec![format!("handle\0{}\0{}", csi.driver, csi.handle)];
+            let cluster = csi.attribute("clusterID").unwrap_or("");
+            match CephKind::from_driver(&csi.driver) {
+                Some(CephKind::Cephfs | CephKind::Nfs) => {
+                    let path = csi.attribute("rootPath").or(csi.attribute("subvolumePath"));
+                    if let Some(path) = path {
+                        let fs = csi.attribute("fsName").unwrap_or("");
+                        let path = path.trim_end_matches('/');
+                        keys.push(format!("cephfs\0{cluster}\0{fs}\0{path}"));
+                    }
+                }
+                Some(CephKind::Rbd) => {
+                    let image = csi.attribute("imageName").or_else(|| {
+                        csi.is_static_volume().then_some(csi.handle.as_str())
+                    });
+                    if let (Some(image), Some(pool)) = (image, csi.attribute("pool")) {
+                        let ns = csi.attribute("radosNamespace").unwrap_or("");
+                        keys.push(format!("rbd\0{cluster}\0{pool}\0{ns}\0{image}"));
+                    }
+                }
+                None => {}
+            }
+            keys
+        }
+        Source::InTree { plugin, id } => vec![format!("intree\0{plugin}\0{id}")],
+        Source::None => Vec::new(),
+    }
+}
+
+fn hash(key: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl ShareIndex {
+    /// Indexes every PV of an inventory.
+    pub fn build(inventory: &Inventory) -> ShareIndex {
+        let mut groups: HashMap<u64, Vec<u32>> = HashMap::new();
+        for (i, pv) in inventory.pvs().iter().enumerate() {
+            let Ok(i) = u32::try_from(i) else { break };
+            for key in keys(pv) {
+                groups.entry(hash(&key)).or_default().push(i);
+            }
+        }
+        groups.retain(|_, members| members.len() > 1);
+        groups.shrink_to_fit();
+        ShareIndex { groups }
+    }
+
+    /// What `pv` shares with other PVs.
+    pub fn sharing<'a>(&self, pv: &PvFacts, inventory: &'a Inventory) -> Sharing<'a> {
+        let mut sharing = Sharing::default();
+        if self.groups.is_empty() {
+            return sharing;
+        }
+        let own = keys(pv);
+        for (k, key) in own.iter().enumerate() {
+            let Some(members) = self.groups.get(&hash(key)) else { continue };
+            for &m in members {
+                let other = &inventory.pvs()[m as usize];
+                let known = other.name == pv.name || sharing.all().any(|p| p.name == other.name);
+                if known || !keys(other).contains(key) {
+                    continue;
+                }
+                if k == 0 {
+                    sharing.same_handle.push(other);
+                } else {
+                    sharing.same_storage.push(other);
+                }
+            }
+        }
+        sharing
+    }
+}

@@ -1,0 +1,263 @@
+//! Streams Kubernetes objects out of YAML and JSON manifests.
+//!
+//! A [`Reader`] reads files, directories and stdin, and hands each object of
+//! a kind the model uses to a sink as a [`Located`] [`Object`], with the file
+//! and line it starts on. Objects of other kinds are counted and dropped.
+//! Errors go to the same sink, in input order, and reading goes on after
+//! them: with the next list item, the next YAML document, or the next file.
+//!
+//! ```text
+//!   paths ──> files ──> Input (buffer, lines, sniff) ─┬─> yaml ─┐
+//!                                                     └─> json ─┴─> dispatch ──> sink
+//! ```
+//!
+//! # What it reads
+//!
+//! - `kubectl get -o yaml|json`, single objects or `kind: List`;
+//! - API server LIST responses (`PersistentVolumeList`, ...), whose items may
+//!   lack `kind` and `apiVersion`: they are taken from the list's kind, even
+//!   when `kind` comes after `items`;
+//! - `helm template` and `kustomize build` streams: many documents, comments,
+//!   empty documents, no `status`;
+//! - JSON as one value, several concatenated values, or NDJSON; a file is
+//!   JSON when its first non-space byte is `{` or `[`.
+//!
+//! # Memory
+//!
+//! Memory does not grow with the size of the input. No document is ever
+//! built as a tree: each object, or each list item, is deserialized straight
+//! into its k8s-openapi type while the bytes stream by, so a `List` of 100,000
+//! PersistentVolumes is read in a few megabytes. What is buffered at most is
+//! one object (JSON, bounded by [`Reader::max_object_bytes`]), the entries
+//! that precede a late `kind`, YAML anchors (bounded), and, for a list whose
+//! `kind` comes after items that lack their own, the input up to that `kind`
+//! when it cannot be read twice (stdin; bounded by [`Reader::max_look_ahead`]).
+//!
+//! # The YAML parser
+//!
+//! YAML goes through a serde deserializer written here over the pull events
+//! of `granit-parser`, rather than through `serde-saphyr`. Both parse from a
+//! reader and both guard against alias bombs, but this crate needs three
+//! things that serde-saphyr 2.2 does not offer: a `DeserializeSeed` for each
+//! document of a stream (its multi-document reader takes only
+//! `DeserializeOwned` types, and the kind of an object is known only while it
+//! is read); the line of each list item (serde-saphyr gives positions through
+//! its `Spanned<T>` wrapper, which needs a `Deserialize` type); and going on
+//! after a syntax error (its reader stops there). serde-saphyr also needs Rust
+//! 1.89, above this workspace's 1.85. granit-parser is the panic-free,
+//! fuzzed descendant of saphyr-parser that serde-saphyr itself is built on;
+//! its events carry line and column, it reads from a character iterator with
+//! errors (for invalid UTF-8), and it bounds nesting.
+//!
+//! Documents are cut at `---` and `...` lines before parsing, and each gets
+//! its own parser, so that a syntax error costs only its document. Aliases
+//! are expanded by replaying the events recorded for their anchor, within a
+//! budget. See [`yaml`] for the deserializer.
+//!
+//! # The JSON parser
+//!
+//! JSON is cut into objects by a structural scanner and each object is read
+//! by serde_json from a slice; see [`json`].
+
+#![warn(missing_docs)]
+
+mod dispatch;
+mod error;
+mod files;
+mod input;
+mod json;
+mod kind;
+mod report;
+mod yaml;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pvwarden_domain::object::{Located, Object};
+
+pub use crate::error::{Cause, Error, FieldPath, Format, Location, ObjectRef, Segment};
+
+use crate::input::{Input, Sniff};
+use crate::report::Report;
+
+/// Counts of what a read found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// YAML documents and JSON values that held something, empty ones excluded.
+    pub documents: u64,
+    /// Objects handed to the sink.
+    pub objects: u64,
+    /// Objects of other kinds, by kind; a supported kind at another version is
+    /// counted as `Kind (apiVersion)`.
+    pub skipped: BTreeMap<String, u64>,
+    /// Errors handed to the sink.
+    pub errors: u64,
+}
+
+impl Summary {
+    /// Adds another summary's counts to this one.
+    pub fn merge(&mut self, other: Summary) {
+        self.documents += other.documents;
+        self.objects += other.objects;
+        self.errors += other.errors;
+        for (kind, count) in other.skipped {
+            *self.skipped.entry(kind).or_default() += count;
+        }
+    }
+}
+
+/// Reads manifests into objects; see the [crate] documentation.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    max_object_bytes: usize,
+    max_look_ahead: u64,
+    max_depth: usize,
+    max_alias_events: usize,
+    max_anchor_events: usize,
+}
+
+impl Default for Reader {
+    fn default() -> Self {
+        Reader {
+            max_object_bytes: 64 << 20,
+            max_look_ahead: 256 << 20,
+            max_depth: 128,
+            max_alias_events: 1_000_000,
+            max_anchor_events: 1_000_000,
+        }
+    }
+}
+
+impl Reader {
+    /// Creates a reader with default limits.
+    pub fn new() -> Reader {
+        Reader::default()
+    }
+
+    /// Sets the size above which one JSON object is reported instead of read (64 MiB).
+    #[must_use]
+    pub fn max_object_bytes(mut self, bytes: usize) -> Reader {
+        self.max_object_bytes = bytes;
+        self
+    }
+
+    /// Sets how much of a non-seekable input may be buffered to find a late list kind (256 MiB).
+    #[must_use]
+    pub fn max_look_ahead(mut self, bytes: u64) -> Reader {
+        self.max_look_ahead = bytes;
+        self
+    }
+
+    /// Sets how many events YAML aliases may expand to in one document (one million).
+    #[must_use]
+    pub fn max_alias_events(mut self, events: usize) -> Reader {
+        self.max_alias_events = events;
+        self
+    }
+
+    /// Reads every path in order, calling `sink` once per object or error.
+    ///
+    /// `-` is stdin. Directories are read recursively, taking `.yaml`, `.yml`
+    /// and `.json` files sorted by name and skipping hidden entries; a file
+    /// named directly is read whatever its name.
+    pub fn read_paths(
+        &self,
+        paths: &[PathBuf],
+        sink: &mut dyn FnMut(Result<Located<Object>, Error>),
+    ) -> Summary {
+        let mut report = Report::new(Arc::from("-"), sink);
+        for path in paths {
+            if path.as_os_str() == "-" {
+                report.set_file(Arc::from("-"));
+                self.read_input(Input::new(Box::new(std::io::stdin().lock()), None, self.max_look_ahead), &mut report);
+                continue;
+            }
+            match std::fs::metadata(path) {
+                Ok(meta) if meta.is_dir() => files::walk(path, &mut |entry| match entry {
+                    files::Entry::File(file) => self.read_file(&file, &mut report),
+                    files::Entry::Unlisted(dir, source) => report.error(Error::ListDir {
+                        dir: name(&dir),
+                        source,
+                    }),
+                }),
+                Ok(_) => self.read_file(path, &mut report),
+                Err(source) => report.error(Error::Open {
+                    file: name(path),
+                    source,
+                }),
+            }
+        }
+        report.summary
+    }
+
+    /// Reads one input named `name` (used in origins and errors), calling `sink` as
+    /// [`Reader::read_paths`] does.
+    pub fn read_bytes(
+        &self,
+        name: &str,
+        input: impl Read,
+        sink: &mut dyn FnMut(Result<Located<Object>, Error>),
+    ) -> Summary {
+        let mut report = Report::new(Arc::from(name), sink);
+        self.read_input(Input::new(Box::new(input), None, self.max_look_ahead), &mut report);
+        report.summary
+    }
+
+    fn read_file(&self, path: &Path, report: &mut Report<'_>) {
+        report.set_file(name(path));
+        let file = match File::open(path) {
+            Ok(file) => file,
+            Err(source) => {
+                let file = name(path);
+                return report.error(Error::Open { file, source });
+            }
+        };
+        // Only a regular file can be opened again for look-ahead; a FIFO cannot.
+        let seekable = file.metadata().is_ok_and(|m| m.is_file());
+        let again = seekable.then(|| path.to_owned());
+        self.read_input(Input::new(Box::new(file), again, self.max_look_ahead), report);
+    }
+
+    fn read_input(&self, mut input: Input<'_>, report: &mut Report<'_>) {
+        let sniff = match input.sniff() {
+            Ok(sniff) => sniff,
+            Err(source) => {
+                let at = report.at(1, None);
+                return report.error(Error::Read { at, source });
+            }
+        };
+        tracing::debug!(file = %report.file, format = ?sniff, "reading manifest");
+        match sniff {
+            Sniff::Json => {
+                let limits = json::Limits {
+                    object_bytes: self.max_object_bytes,
+                    depth: self.max_depth,
+                };
+                json::read(input, report, limits);
+            }
+            Sniff::Yaml => {
+                let limits = yaml::Limits {
+                    alias_events: self.max_alias_events,
+                    anchor_events: self.max_anchor_events,
+                    depth: self.max_depth,
+                };
+                yaml::read(input, report, limits);
+            }
+            Sniff::Blank => {
+                let file = Arc::clone(&report.file);
+                report.error(Error::Empty { file });
+            }
+            Sniff::Binary => {
+                let file = Arc::clone(&report.file);
+                report.error(Error::Binary { file });
+            }
+        }
+    }
+}
+
+fn name(path: &Path) -> Arc<str> {
+    Arc::from(path.display().to_string())
+}

@@ -1,0 +1,207 @@
+//! The command line: one subcommand per verb, with shared argument groups.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pvwarden_domain::rule::Severity;
+use pvwarden_domain::version::Version;
+
+/// Predicts what deleting each Kubernetes volume will do, explains stuck ones,
+/// and says how to get out safely.
+#[derive(Debug, Parser)]
+#[command(name = "pvwarden", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub logging: Logging,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Predicts, for every PV and claim in the input, what deleting it will do.
+    Audit(AuditArgs),
+    /// Tells the step-by-step story of one PV or claim (`namespace/name`), with remedies.
+    Explain(ExplainArgs),
+    /// Decodes ceph-csi volume handles as ceph-csi does; one JSON object per line.
+    Decode(DecodeArgs),
+    /// Lists the rules with their ids, severities and summaries.
+    Rules,
+}
+
+/// Where the objects come from, and the assumptions about the cluster's software.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Files or directories (recursive: .yaml, .yml, .json); `-` reads standard input.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The Kubernetes release of kube-controller-manager (e.g. 1.30).
+    #[arg(long, value_name = "VERSION", env = "PVWARDEN_KUBE_VERSION")]
+    pub kube_version: Option<Version>,
+    /// The external-provisioner (csi-provisioner) release (e.g. 5.0.1).
+    #[arg(long, value_name = "VERSION", env = "PVWARDEN_PROVISIONER_VERSION")]
+    pub provisioner_version: Option<Version>,
+    /// The provisioner's HonorPVReclaimPolicy feature gate (ignored from v6.2 on).
+    #[arg(long, value_name = "BOOL")]
+    pub honor_reclaim_policy: Option<bool>,
+    /// The ceph-csi release (e.g. 3.12.0).
+    #[arg(long, value_name = "VERSION", env = "PVWARDEN_CEPH_CSI_VERSION")]
+    pub ceph_csi_version: Option<Version>,
+    /// The time the input is judged at (RFC 3339); default: now.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<jiff::Timestamp>,
+    /// How long a deletion may be pending before it counts as stuck (e.g. 1h, 30m).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub stuck_after: jiff::SignedDuration,
+}
+
+fn parse_duration(s: &str) -> Result<jiff::SignedDuration, String> {
+    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = number.parse().map_err(|_| format!("expected e.g. 30m, 1h or 2d, got {s:?}"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" | "" => n * 60,
+        "h" => n * 3_600,
+        "d" => n * 86_400,
+        _ => return Err(format!("expected a unit of s, m, h or d, got {s:?}")),
+    };
+    Ok(jiff::SignedDuration::from_secs(secs))
+}
+
+/// The output formats of `audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A kubectl-style table.
+    Table,
+    /// The table with more columns.
+    Wide,
+    /// The versioned JSON report (docs/json-output.md).
+    Json,
+    /// The same report as YAML.
+    Yaml,
+    /// SARIF 2.1.0, for code-scanning tools.
+    Sarif,
+}
+
+/// When to colour the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Only on a terminal, and not when NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Arguments of `audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The output format.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub output: Format,
+    /// Exit 1 when a finding at or above this severity remains.
+    #[arg(long, value_name = "SEVERITY", default_value = "warning", value_parser = parse_severity)]
+    pub fail_on: Severity,
+    /// Silences a rule for this run (repeatable).
+    #[arg(long, value_name = "RULE")]
+    pub ignore: Vec<String>,
+    /// Drops the findings recorded in this baseline file.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Records today's findings as a baseline file.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// Includes each volume's step-by-step story in JSON and YAML output.
+    #[arg(long)]
+    pub story: bool,
+    /// When to colour the table.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s).ok_or_else(|| format!("expected info, warning or error, got {s:?}"))
+}
+
+/// Arguments of `explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The PV name, or `namespace/name` of a claim.
+    pub name: String,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Prints the explanation as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `decode`.
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// Handles to decode; none reads one per line from standard input.
+    pub handles: Vec<String>,
+}
+
+/// Logging, which goes to standard error and is never the user interface.
+#[derive(Debug, Args)]
+pub struct Logging {
+    /// The log filter (EnvFilter syntax), e.g. `debug` or `pvwarden_manifest=trace`.
+    #[arg(long, global = true, value_name = "FILTER", env = "PVWARDEN_LOG", default_value = "warn")]
+    pub log_level: String,
+    /// The log format.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "PVWARDEN_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+/// The log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Logging {
+    /// Installs the global subscriber.
+    pub fn install(&self) {
+        let filter = tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        match self.log_format {
+            LogFormat::Text => builder.init(),
+            LogFormat::Json => builder.json().init(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("90s"), Ok(jiff::SignedDuration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(jiff::SignedDuration::from_hours(2)));
+        assert!(parse_duration("2w").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn audit_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "pvwarden", "audit", "-o", "json", "--fail-on", "error", "--ignore", "pv-stuck",
+            "--kube-version", "1.30", "a.yaml",
+        ])
+        .expect("flags must parse");
+        let Command::Audit(args) = cli.command else { panic!("expected audit") };
+        assert_eq!(args.output, Format::Json);
+        assert_eq!(args.fail_on, Severity::Error);
+        assert_eq!(args.model.kube_version, Some(Version::new(1, 30, 0)));
+        assert_eq!(args.model.paths, vec![PathBuf::from("a.yaml")]);
+    }
+}

@@ -1,0 +1,28 @@
+//! The subcommands.
+
+use std::process::ExitCode;
+
+use crate::cli::Command;
+
+pub mod audit;
+pub use self::audit as audit_summary;
+mod decode;
+mod explain;
+
+/// Runs one subcommand.
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Audit(args) => audit::run(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::Decode(args) => decode::run(&args),
+        Command::Rules => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{:<30} {:<8} SUMMARY", "RULE", "SEVERITY")?;
+            for rule in pvwarden_domain::rule::RULES {
+                writeln!(out, "{:<30} {:<8} {}", rule.id, rule.severity.as_str(), rule.summary)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

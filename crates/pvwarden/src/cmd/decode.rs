@@ -1,0 +1,69 @@
+//! `pvwarden decode`: ceph-csi handles, decoded exactly as ceph-csi does.
+//!
+//! Each output line is `{"input","ok","error","encoding_version","cluster_id",
+//! "location_id","object_uuid"}` (the last four only when `ok`, `error` only
+//! when not) plus `family` when the handle belongs to another family ceph-csi
+//! knows (legacy v1.0 ids, migration handles).
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use pvwarden_domain::volid::{self, HandleFamily};
+use serde_json::{json, Map, Value};
+
+use crate::cli::DecodeArgs;
+
+pub fn run(args: &DecodeArgs) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut all_ok = true;
+    let mut emit = |handle: &str| -> anyhow::Result<()> {
+        let line = decode_line(handle);
+        all_ok &= line["ok"] == Value::Bool(true);
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+        Ok(())
+    };
+    if args.handles.is_empty() {
+        for line in std::io::stdin().lock().lines() {
+            let line = line?;
+            emit(line.strip_suffix('\r').unwrap_or(&line))?;
+        }
+    } else {
+        for handle in &args.handles {
+            emit(handle)?;
+        }
+    }
+    drop(emit);
+    out.flush()?;
+    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The JSON object for one handle.
+pub fn decode_line(handle: &str) -> Value {
+    let mut line = Map::new();
+    line.insert("input".into(), json!(handle));
+    match volid::decode(handle) {
+        Ok(id) => {
+            line.insert("ok".into(), json!(true));
+            line.insert("encoding_version".into(), json!(id.encoding_version));
+            line.insert("cluster_id".into(), json!(id.cluster_id));
+            line.insert("location_id".into(), json!(id.location_id));
+            line.insert("object_uuid".into(), json!(id.object_uuid));
+        }
+        Err(err) => {
+            line.insert("ok".into(), json!(false));
+            line.insert("error".into(), json!(err.ceph_csi_message()));
+            let family = match volid::classify(handle) {
+                HandleFamily::LegacyRbd { .. } => Some("legacy-rbd"),
+                HandleFamily::LegacyCephfs { .. } => Some("legacy-cephfs"),
+                HandleFamily::Migration(_) => Some("migration"),
+                HandleFamily::BadMigration(_) => Some("bad-migration"),
+                _ => None,
+            };
+            if let Some(family) = family {
+                line.insert("family".into(), json!(family));
+            }
+        }
+    }
+    Value::Object(line)
+}
