@@ -23,7 +23,7 @@ mod rng;
 
 use std::io::{self, Write};
 
-pub use self::rng::Rng;
+use self::rng::Rng;
 
 /// The output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

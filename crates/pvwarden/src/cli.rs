@@ -106,6 +106,9 @@ pub struct AuditArgs {
     /// Exit 1 when a finding at or above this severity remains.
     #[arg(long, value_name = "SEVERITY", default_value = "warning", value_parser = parse_severity)]
     pub fail_on: Severity,
+    /// Exits 0 even when findings remain (input errors still exit 2).
+    #[arg(long)]
+    pub exit_zero: bool,
     /// Silences a rule for this run (repeatable).
     #[arg(long, value_name = "RULE")]
     pub ignore: Vec<String>,

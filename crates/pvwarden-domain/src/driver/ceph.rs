@@ -164,35 +164,32 @@ fn delete_cephfs(r: &Request<'_>, handle: &str) -> Answer {
             return Answer::Error { code: "Internal", message };
         }
     };
+    // After decoding, ceph-csi connects to the cluster with the admin
+    // credentials from the secrets; without them nothing else is looked at.
+    if let Secrets::Missing(why) = r.secrets {
+        return Answer::Error {
+            code: "Internal",
+            message: format!("missing ID field 'adminID' in secrets ({why})"),
+        };
+    }
     match r.backend {
         Backend::PoolMissing(_) if !v.at_least(2, 1) => Answer::Error {
             code: "Internal",
             message: format!("filesystem ID ({}) not found in Ceph cluster", id.location_id),
         },
-        Backend::Present => {
-            if let Secrets::Missing(why) = r.secrets {
-                return Answer::Error {
-                    code: "InvalidArgument",
-                    message: format!("missing ID field 'adminID' in secrets ({why})"),
-                };
-            }
-            if r.has_snapshots {
-                return Answer::Error {
-                    code: "FailedPrecondition",
-                    message: "subvolume has snapshots: it cannot be purged until they are \
-                              deleted"
-                        .into(),
-                };
-            }
-            Answer::Ok {
-                fate: Fate::Destroyed,
-                why: format!(
-                    "the id decodes (cluster {}, filesystem id {}, uuid {}); ceph-csi finds \
-                     the subvolume through its journal and purges it",
-                    id.cluster_id, id.location_id, id.object_uuid
-                ),
-            }
-        }
+        Backend::Present if r.has_snapshots => Answer::Error {
+            code: "FailedPrecondition",
+            message: "subvolume has snapshots: it cannot be purged until they are deleted"
+                .into(),
+        },
+        Backend::Present => Answer::Ok {
+            fate: Fate::Destroyed,
+            why: format!(
+                "the id decodes (cluster {}, filesystem id {}, uuid {}); ceph-csi finds the \
+                 subvolume through its journal and purges it",
+                id.cluster_id, id.location_id, id.object_uuid
+            ),
+        },
         _ => gone(r.backend),
     }
 }

@@ -280,7 +280,10 @@ fn cluster(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
             out.push(Finding::new(NO_PROVISIONER_OWNER, message, remedy));
         }
     }
-    if pv.policy == ReclaimPolicy::Delete && ctx.sim.profile.needs_secrets() {
+    // CephFS decodes the id before it looks at secrets; RBD checks secrets first.
+    let secrets_matter = ctx.sim.profile == Profile::CephCsi(crate::driver::CephKind::Rbd)
+        || !ctx.never_deletes();
+    if pv.policy == ReclaimPolicy::Delete && ctx.sim.profile.needs_secrets() && secrets_matter {
         if let Secrets::Missing(why) = sim::secrets_for(ctx.sim) {
             let message = format!("{} needs deletion secrets and none can be found: {why}",
                 ctx.driver());

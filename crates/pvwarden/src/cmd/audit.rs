@@ -90,6 +90,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.write_baseline {
         recorded.write(path)?;
     }
+    let worst = if args.exit_zero { None } else { worst };
     Ok(exit_code(!loaded.report.errors.is_empty(), worst, args.fail_on))
 }
 
