@@ -16,6 +16,7 @@ mod ceph;
 mod other;
 
 pub use self::ceph::CephKind;
+pub(crate) use self::other::migration_ga;
 
 /// The deletion behaviour of one driver or provisioner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

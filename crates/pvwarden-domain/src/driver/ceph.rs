@@ -48,7 +48,7 @@ fn is_legacy_era(v: Version) -> bool {
 
 /// Returns true when no backend state lets this handle's deletion reach data.
 pub(super) fn never_deletes(kind: CephKind, handle: &str, v: Version) -> bool {
-    if kind == CephKind::Rbd && volid::is_migration_handle(handle) {
+    if kind == CephKind::Rbd && v.at_least(3, 5) && volid::is_migration_handle(handle) {
         return volid::parse_migration(handle).is_err();
     }
     if volid::decode(handle).is_ok() {
@@ -85,7 +85,8 @@ fn delete_rbd(r: &Request<'_>, handle: &str) -> Answer {
             message: format!("missing ID field 'userID' in secrets ({why})"),
         };
     }
-    if v.at_least(3, 0) && volid::is_migration_handle(handle) {
+    // The migration path for in-tree RBD volumes came in v3.5.
+    if v.at_least(3, 5) && volid::is_migration_handle(handle) {
         return match volid::parse_migration(handle) {
             Ok(_) => match r.backend {
                 Backend::Present => Answer::Ok {

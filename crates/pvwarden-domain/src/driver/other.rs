@@ -8,6 +8,21 @@
 
 use super::{Answer, Backend, Fate, Profile, Request};
 
+/// The Kubernetes release from which kube-controller-manager hands an in-tree
+/// plugin's volumes to its CSI driver (CSI migration GA); before it, the
+/// controller deletes them with the in-tree plugin itself. Either way the
+/// storage is deleted.
+pub(crate) fn migration_ga(plugin: &str) -> Option<crate::version::Version> {
+    use crate::version::Version;
+    match plugin {
+        "azureDisk" | "cinder" => Some(Version::new(1, 24, 0)),
+        "awsElasticBlockStore" | "gcePersistentDisk" => Some(Version::new(1, 25, 0)),
+        "vsphereVolume" | "azureFile" => Some(Version::new(1, 26, 0)),
+        "portworxVolume" => Some(Version::new(1, 31, 0)),
+        _ => None,
+    }
+}
+
 pub(super) fn in_tree(plugin: &str) -> Profile {
     match plugin {
         "awsElasticBlockStore" | "gcePersistentDisk" | "azureDisk" | "azureFile" | "cinder"
@@ -75,11 +90,29 @@ fn efs(handle: &str) -> Answer {
     }
 }
 
+/// The field layout of a sub-directory driver's handle.
+struct Layout {
+    /// The minimum number of `#`-separated fields the driver parses.
+    fields: usize,
+    /// The index of the sub-directory.
+    subdir: usize,
+    /// The index of the `onDelete` policy recorded at provisioning.
+    on_delete: usize,
+}
+
+/// csi-driver-nfs: `server#baseDir#subDir#uuid#onDelete`.
+const NFS: Layout = Layout { fields: 3, subdir: 2, on_delete: 4 };
+/// csi-driver-smb: `source#subDir#uuid#onDelete`.
+const SMB: Layout = Layout { fields: 2, subdir: 1, on_delete: 3 };
+
 fn subdir(r: &Request<'_>, handle: &str) -> Answer {
-    // The drivers encode `source#subDir#...` in their handles; one they cannot
-    // parse is treated as nothing to delete.
+    let driver = r.pv.csi().map_or("", |c| &*c.driver);
+    let layout = if driver == "nfs.csi.k8s.io" { NFS } else { SMB };
+    // A handle the driver cannot parse as its own is treated as a volume that
+    // does not exist: OK, and nothing is touched.
     let fields: Vec<&str> = handle.split('#').collect();
-    if fields.len() < 2 || fields[1].is_empty() {
+    let subdir = fields.get(layout.subdir).copied().unwrap_or("");
+    if fields.len() < layout.fields || subdir.is_empty() {
         return Answer::Ok {
             fate: Fate::Untouched,
             why: "the driver cannot parse this handle as one of its own and answers OK \
@@ -88,23 +121,26 @@ fn subdir(r: &Request<'_>, handle: &str) -> Answer {
         };
     }
     let on_delete = fields
-        .get(4)
+        .get(layout.on_delete)
         .copied()
         .filter(|f| !f.is_empty())
         .or_else(|| r.class.and_then(|c| c.delete_parameters.get("onDelete")).map(String::as_str))
         .unwrap_or("delete");
-    match on_delete {
+    match on_delete.to_ascii_lowercase().as_str() {
         "retain" => Answer::Ok {
             fate: Fate::Untouched,
             why: "onDelete is retain: the sub-directory is kept".into(),
         },
         "archive" => Answer::Ok {
             fate: Fate::Archived,
-            why: "onDelete is archive: the sub-directory is renamed, not removed".into(),
+            why: format!("onDelete is archive: the sub-directory is renamed archived-{subdir}"),
         },
         _ => Answer::Ok {
             fate: Fate::Destroyed,
-            why: format!("the sub-directory {} is removed from the share", fields[1]),
+            why: format!(
+                "the sub-directory {subdir} is removed from the share (onDelete delete, the \
+                 driver's default unless its controller is started with another)"
+            ),
         },
     }
 }

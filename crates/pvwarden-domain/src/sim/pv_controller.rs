@@ -67,6 +67,9 @@ fn reclaim(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool {
                 );
                 return failed(s, trace, &message);
             }
+            if let Some(done) = in_tree_delete(sim, s, trace) {
+                return done;
+            }
             if sim.profile == Profile::InTreeNoDeleter && sim.owner.is_none() {
                 let message = format!(
                     "error getting deleter volume plugin for volume \"{}\": no deletable \
@@ -78,6 +81,26 @@ fn reclaim(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool {
             handover_finalizer(sim, s, trace)
         }
     }
+}
+
+/// Before CSI migration, the controller deletes cloud in-tree volumes itself.
+fn in_tree_delete(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> Option<bool> {
+    let crate::facts::Source::InTree { plugin, .. } = &sim.pv.source else { return None };
+    let ga = crate::driver::migration_ga(plugin)?;
+    if sim.assumptions.kubernetes.value >= ga || sim.pv.migrated_to.is_some() || s.deleting {
+        return None;
+    }
+    s.fate = Some(crate::driver::Fate::Destroyed);
+    s.deleting = true;
+    s.remove(PV_CONTROLLER_FINALIZER);
+    trace.push(Step {
+        actor: Actor::PvController,
+        action: format!(
+            "deletes the {plugin} volume with its in-tree plugin (CSI migration is GA only \
+             from Kubernetes {ga}), then the PV object"
+        ),
+    });
+    Some(true)
 }
 
 fn is_recyclable(sim: &Sim<'_>) -> bool {
