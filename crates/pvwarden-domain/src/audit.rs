@@ -51,7 +51,12 @@ impl<'a> Auditor<'a> {
     /// Prepares an audit; builds the cross-object indexes once.
     pub fn new(inventory: &'a Inventory, assumptions: Assumptions, settings: Settings) -> Self {
         let shares = ShareIndex::build(inventory);
-        Auditor { inventory, assumptions, settings, shares }
+        Auditor {
+            inventory,
+            assumptions,
+            settings,
+            shares,
+        }
     }
 
     /// The assumptions every verdict of this audit rests on.
@@ -210,7 +215,10 @@ fn run(sim: &Sim<'_>) -> Outcome {
     let mut steps = Vec::new();
     sim.settle(&mut state, &mut steps);
     let stuck = stuck_reason(sim, &state);
-    story.push(Chapter { title: "the cluster settles from the state given".into(), steps });
+    story.push(Chapter {
+        title: "the cluster settles from the state given".into(),
+        steps,
+    });
     let settled = state.clone();
 
     let next = next_deletion(sim, &state);
@@ -227,7 +235,10 @@ fn run(sim: &Sim<'_>) -> Outcome {
     }
     if !steps.is_empty() {
         sim.settle(&mut state, &mut steps);
-        story.push(Chapter { title: format!("next deletion: {}", next.describe()), steps });
+        story.push(Chapter {
+            title: format!("next deletion: {}", next.describe()),
+            steps,
+        });
     }
 
     let (on_delete, reason) = on_delete(sim, &state);
@@ -238,7 +249,10 @@ fn run(sim: &Sim<'_>) -> Outcome {
         let mut steps = Vec::new();
         sim.delete_pv(&mut probe, &mut steps);
         sim.settle(&mut probe, &mut steps);
-        story.push(Chapter { title: "if the PV object is then deleted".into(), steps });
+        story.push(Chapter {
+            title: "if the PV object is then deleted".into(),
+            steps,
+        });
         probe.finalizers
     } else if state.exists && state.deleting {
         state.finalizers.clone()
@@ -246,7 +260,16 @@ fn run(sim: &Sim<'_>) -> Outcome {
         // Gone, or waiting for a person (Released with Retain): nothing holds it.
         Vec::new()
     };
-    Outcome { settled, last: state, next, on_delete, reason, stuck, blocking, story }
+    Outcome {
+        settled,
+        last: state,
+        next,
+        on_delete,
+        reason,
+        stuck,
+        blocking,
+        story,
+    }
 }
 
 fn next_deletion(sim: &Sim<'_>, s: &State) -> NextDeletion {
@@ -284,8 +307,8 @@ fn stuck_reason(sim: &Sim<'_>, s: &State) -> Option<String> {
         };
         return Some(format!("terminating, held by {held}: {why}"));
     }
-    let reclaimable = matches!(s.phase, Phase::Released | Phase::Failed)
-        && s.policy == ReclaimPolicy::Delete;
+    let reclaimable =
+        matches!(s.phase, Phase::Released | Phase::Failed) && s.policy == ReclaimPolicy::Delete;
     if !reclaimable {
         return None;
     }
@@ -293,7 +316,10 @@ fn stuck_reason(sim: &Sim<'_>, s: &State) -> Option<String> {
         (Some(f), _) => format!("Released with Delete, and every delete attempt fails ({f})"),
         (None, Phase::Failed) => format!(
             "Failed with Delete: {}",
-            sim.pv.status_message.as_deref().unwrap_or("the PV controller gave up on it")
+            sim.pv
+                .status_message
+                .as_deref()
+                .unwrap_or("the PV controller gave up on it")
         ),
         (None, _) => "Released with Delete, and no provisioner will delete it".into(),
     })
@@ -321,24 +347,38 @@ fn on_delete(sim: &Sim<'_>, s: &State) -> (OnDelete, String) {
         } else {
             format!("held by {}", s.finalizers.join(", "))
         };
-        let why = s.failures.last().map_or(String::new(), |f| format!(": {f}"));
-        return (OnDelete::Hangs, format!("the PV never goes away, {held}{why}"));
+        let why = s
+            .failures
+            .last()
+            .map_or(String::new(), |f| format!(": {f}"));
+        return (
+            OnDelete::Hangs,
+            format!("the PV never goes away, {held}{why}"),
+        );
     }
     match s.fate {
-        Some(Fate::Destroyed) => (OnDelete::Deleted, "the PV goes and its storage is destroyed".into()),
-        Some(Fate::AlreadyGone) => {
-            (OnDelete::Deleted, "the PV goes; its storage was already gone".into())
-        }
-        Some(Fate::Archived) => {
-            (OnDelete::Kept, "the PV goes; its storage is archived, not destroyed".into())
-        }
+        Some(Fate::Destroyed) => (
+            OnDelete::Deleted,
+            "the PV goes and its storage is destroyed".into(),
+        ),
+        Some(Fate::AlreadyGone) => (
+            OnDelete::Deleted,
+            "the PV goes; its storage was already gone".into(),
+        ),
+        Some(Fate::Archived) => (
+            OnDelete::Kept,
+            "the PV goes; its storage is archived, not destroyed".into(),
+        ),
         Some(Fate::Untouched) | None => untouched(sim, s),
     }
 }
 
 fn untouched(sim: &Sim<'_>, s: &State) -> (OnDelete, String) {
     if let Backend::PoolMissing(why) | Backend::Gone(why) = &sim.backend {
-        return (OnDelete::Deleted, format!("the PV goes; its storage was already gone ({why})"));
+        return (
+            OnDelete::Deleted,
+            format!("the PV goes; its storage was already gone ({why})"),
+        );
     }
     let provisioned = sim.provisioning != Provisioning::Static;
     if provisioned && s.policy == ReclaimPolicy::Delete {
@@ -349,11 +389,16 @@ fn untouched(sim: &Sim<'_>, s: &State) -> (OnDelete, String) {
         };
         return (
             OnDelete::Orphaned,
-            format!("the PV goes without any delete call reaching the driver; {what} stays \
-                     behind with nothing pointing at it"),
+            format!(
+                "the PV goes without any delete call reaching the driver; {what} stays \
+                     behind with nothing pointing at it"
+            ),
         );
     }
-    (OnDelete::Kept, "the PV goes and its storage is left alone".into())
+    (
+        OnDelete::Kept,
+        "the PV goes and its storage is left alone".into(),
+    )
 }
 
 impl ClaimLink {

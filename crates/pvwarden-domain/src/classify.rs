@@ -78,8 +78,11 @@ pub struct Classification {
 pub fn classify(pv: &PvFacts, inventory: &Inventory) -> Classification {
     let csi = pv.csi();
     let annotation = pv.provisioned_by.as_deref().or(pv.migrated_to.as_deref());
-    let class_provisioner =
-        pv.storage_class.as_deref().and_then(|c| inventory.class(c)).map(|c| &*c.provisioner);
+    let class_provisioner = pv
+        .storage_class
+        .as_deref()
+        .and_then(|c| inventory.class(c))
+        .map(|c| &*c.provisioner);
     let driver = csi.map(|c| &*c.driver);
     let annotation_matches = annotation
         .is_some_and(|a| Some(a) == driver || Some(a) == class_provisioner || is_in_tree(a, pv));
@@ -104,9 +107,7 @@ pub fn classify(pv: &PvFacts, inventory: &Inventory) -> Classification {
         (Provisioning::Static, "no-provisioner-annotation")
     } else if !annotation_matches {
         (Provisioning::Static, "annotation-names-another-provisioner")
-    } else if count >= 2 {
-        (Provisioning::Dynamic, "annotation-corroborated")
-    } else if count == 1 && (name_matches_claim || has_identity) {
+    } else if count >= 2 || (count == 1 && (name_matches_claim || has_identity)) {
         (Provisioning::Dynamic, "annotation-corroborated")
     } else if count == 1 {
         (Provisioning::Unknown, "annotation-weakly-corroborated")

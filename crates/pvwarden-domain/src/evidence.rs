@@ -30,7 +30,10 @@ pub struct Settings {
 impl Settings {
     /// Settings judged at `now` with the default threshold.
     pub fn at(now: Timestamp) -> Settings {
-        Settings { now, stuck_after: DEFAULT_STUCK_AFTER }
+        Settings {
+            now,
+            stuck_after: DEFAULT_STUCK_AFTER,
+        }
     }
 
     /// Returns true when `since` lies further back than the threshold.
@@ -80,20 +83,38 @@ pub fn read(pv: &PvFacts, inventory: &Inventory, settings: &Settings) -> Evidenc
         }
     }
     if let Some(deleted) = events.and_then(|e| e.deleted.as_ref()) {
-        notes.push(format!("an event records a successful delete: {}", deleted.message));
+        notes.push(format!(
+            "an event records a successful delete: {}",
+            deleted.message
+        ));
         backend = Backend::Gone(format!("an event says: {}", deleted.message));
     }
 
     let deletion_age = pv.deletion.map(|t| settings.age(t));
     let overdue = if let Some(since) = pv.deletion.filter(|t| settings.is_overdue(*t)) {
-        Some(format!("the PV has been terminating for {}", settings.age(since)))
+        Some(format!(
+            "the PV has been terminating for {}",
+            settings.age(since)
+        ))
     } else {
         let released = pv.phase == Some(Phase::Released) && pv.policy == ReclaimPolicy::Delete;
-        pv.phase_since.filter(|t| released && settings.is_overdue(*t)).map(|since| {
-            format!("the PV has been Released with Delete for {}", settings.age(since))
-        })
+        pv.phase_since
+            .filter(|t| released && settings.is_overdue(*t))
+            .map(|since| {
+                format!(
+                    "the PV has been Released with Delete for {}",
+                    settings.age(since)
+                )
+            })
     };
-    Evidence { backend, failure, failed_delete, deletion_age, overdue, notes }
+    Evidence {
+        backend,
+        failure,
+        failed_delete,
+        deletion_age,
+        overdue,
+        notes,
+    }
 }
 
 /// Recognises delete failures that state a fact about the backend.
@@ -122,9 +143,13 @@ mod tests {
 
     #[test]
     fn missing_pool_is_a_backend_fact() {
-        let fact = backend_fact("rpc error: code = Internal desc = pool ID (8) not found in Ceph cluster");
+        let fact =
+            backend_fact("rpc error: code = Internal desc = pool ID (8) not found in Ceph cluster");
         assert!(matches!(fact, Some(Backend::PoolMissing(_))));
-        assert_eq!(backend_fact("an error (exit status 95) occurred while running rbd"), None);
+        assert_eq!(
+            backend_fact("an error (exit status 95) occurred while running rbd"),
+            None
+        );
     }
 
     #[test]

@@ -31,8 +31,7 @@ pub const ANN_PROVISIONED_BY: &str = "pv.kubernetes.io/provisioned-by";
 /// The annotation kube-controller-manager writes on in-tree PVs handed to CSI.
 pub const ANN_MIGRATED_TO: &str = "pv.kubernetes.io/migrated-to";
 /// The annotation naming the secret the provisioner deletes with.
-pub const ANN_DELETION_SECRET_NAME: &str =
-    "volume.kubernetes.io/provisioner-deletion-secret-name";
+pub const ANN_DELETION_SECRET_NAME: &str = "volume.kubernetes.io/provisioner-deletion-secret-name";
 /// The annotation naming the namespace of that secret.
 pub const ANN_DELETION_SECRET_NAMESPACE: &str =
     "volume.kubernetes.io/provisioner-deletion-secret-namespace";

@@ -97,7 +97,11 @@ fn check_decoded(csi: &CsiSource, id: &volid::CsiId, out: &mut Vec<String>) {
                     "{key} {name:?} does not carry the handle's uuid {}: the handle was not \
                      made by ceph-csi for this {}",
                     id.object_uuid,
-                    if key == "imageName" { "image" } else { "subvolume" }
+                    if key == "imageName" {
+                        "image"
+                    } else {
+                        "subvolume"
+                    }
                 ));
             }
         }
@@ -106,11 +110,17 @@ fn check_decoded(csi: &CsiSource, id: &volid::CsiId, out: &mut Vec<String>) {
 
 /// Explains an undecodable handle whose length field disagrees with the clusterID attribute.
 fn check_length_field(csi: &CsiSource, out: &mut Vec<String>) {
-    let Some(attr) = csi.attribute("clusterID") else { return };
+    let Some(attr) = csi.attribute("clusterID") else {
+        return;
+    };
     let bytes = csi.handle.as_bytes();
     let Some(field) = bytes.get(5..9) else { return };
-    let Ok(field) = std::str::from_utf8(field) else { return };
-    let Ok(declared) = usize::from_str_radix(field, 16) else { return };
+    let Ok(field) = std::str::from_utf8(field) else {
+        return;
+    };
+    let Ok(declared) = usize::from_str_radix(field, 16) else {
+        return;
+    };
     let starts_with_attr = bytes.get(10..10 + attr.len()) == Some(attr.as_bytes());
     if declared != attr.len() && starts_with_attr {
         out.push(format!(

@@ -166,7 +166,9 @@ impl Inventory {
 
     /// The VolumeAttachments that name a PV.
     pub fn attachments_of<'a>(&'a self, pv: &'a str) -> impl Iterator<Item = &'a AttachmentFacts> {
-        self.attachments.iter().filter(move |a| a.pv.as_deref() == Some(pv))
+        self.attachments
+            .iter()
+            .filter(move |a| a.pv.as_deref() == Some(pv))
     }
 
     /// Returns true when a Node of this name is in the input.
@@ -204,7 +206,8 @@ impl Inventory {
 
     /// What the events say about a claim.
     pub fn claim_events(&self, namespace: &str, name: &str) -> Option<&EventFacts> {
-        self.claim_events.get(&(namespace.to_owned(), name.to_owned()))
+        self.claim_events
+            .get(&(namespace.to_owned(), name.to_owned()))
     }
 
     /// The CSI components found in workloads of the input.
@@ -250,9 +253,8 @@ impl Inventory {
         let phase = match status.phase.as_deref() {
             None => None,
             Some(p) => Some(Phase::parse(p).ok_or_else(|| {
-                let problem = format!(
-                    "expected Pending, Available, Bound, Released or Failed, got {p:?}"
-                );
+                let problem =
+                    format!("expected Pending, Available, Bound, Released or Failed, got {p:?}");
                 fail("status.phase", problem)
             })?),
         };
@@ -266,7 +268,11 @@ impl Inventory {
             }
         }
         let claim_ref = spec.claim_ref.and_then(|r| {
-            Some(ClaimRef { namespace: r.namespace.unwrap_or_default(), name: r.name?, uid: r.uid })
+            Some(ClaimRef {
+                namespace: r.namespace.unwrap_or_default(),
+                name: r.name?,
+                uid: r.uid,
+            })
         });
         let annotations = pv.metadata.annotations.unwrap_or_default();
         let provisioned_by = annotations.get(ANN_PROVISIONED_BY).map(|s| self.intern(s));
@@ -299,7 +305,9 @@ impl Inventory {
             storage_class,
             claim_ref,
             source,
-            capacity: spec.capacity.and_then(|c| c.get("storage").map(|q| q.0.clone())),
+            capacity: spec
+                .capacity
+                .and_then(|c| c.get("storage").map(|q| q.0.clone())),
             access_modes: spec.access_modes.unwrap_or_default(),
         };
         // A later document with the same name replaces the earlier one, as
@@ -321,7 +329,10 @@ impl Inventory {
                 .iter()
                 .flatten()
                 .filter_map(|(k, v)| {
-                    KEPT_ATTRIBUTES.iter().find(|kept| **kept == k).map(|kept| (*kept, v.clone()))
+                    KEPT_ATTRIBUTES
+                        .iter()
+                        .find(|kept| **kept == k)
+                        .map(|kept| (*kept, v.clone()))
                 })
                 .collect();
             let node_stage_secret = csi.node_stage_secret_ref.as_ref().map(|r| {
@@ -343,7 +354,11 @@ impl Inventory {
 
     fn add_claim(&mut self, pvc: PersistentVolumeClaim, origin: Origin) -> Result<(), Error> {
         let name = pvc.metadata.name.clone().unwrap_or_default();
-        let namespace = pvc.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let namespace = pvc
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         if name.is_empty() {
             return Err(Error {
                 origin,
@@ -395,9 +410,7 @@ impl Inventory {
         let provisioner_secret = secret("provisioner");
         let delete_parameters = parameters
             .iter()
-            .filter(|(k, _)| {
-                matches!(k.as_str(), "onDelete" | "archiveOnDelete" | "pathPattern")
-            })
+            .filter(|(k, _)| matches!(k.as_str(), "onDelete" | "archiveOnDelete" | "pathPattern"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let policy = match sc.reclaim_policy.as_deref() {
@@ -429,13 +442,21 @@ impl Inventory {
     }
 
     fn add_pod(&mut self, pod: Pod) {
-        let namespace = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let namespace = pod
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         let name = pod.metadata.name.clone().unwrap_or_default();
         let Some(spec) = pod.spec else { return };
         let phase = pod.status.and_then(|s| s.phase);
         for volume in spec.volumes.iter().flatten() {
-            let Some(claim) = &volume.persistent_volume_claim else { continue };
-            let uses = self.pod_uses.entry((namespace.clone(), claim.claim_name.clone()));
+            let Some(claim) = &volume.persistent_volume_claim else {
+                continue;
+            };
+            let uses = self
+                .pod_uses
+                .entry((namespace.clone(), claim.claim_name.clone()));
             uses.or_default().push(PodUse {
                 pod: format!("{namespace}/{name}"),
                 phase: phase.clone(),
@@ -477,7 +498,9 @@ impl Inventory {
     }
 
     fn add_events_event(&mut self, event: EventsEvent) {
-        let Some(object) = &event.regarding else { return };
+        let Some(object) = &event.regarding else {
+            return;
+        };
         let last = event
             .series
             .as_ref()
@@ -528,15 +551,23 @@ impl Inventory {
     }
 
     fn add_workload(&mut self, kind: &str, meta: &ObjectMeta, template: Option<&PodTemplateSpec>) {
-        let Some(pod) = template.and_then(|t| t.spec.as_ref()) else { return };
+        let Some(pod) = template.and_then(|t| t.spec.as_ref()) else {
+            return;
+        };
         let workload = format!(
             "{kind} {}/{}",
             meta.namespace.as_deref().unwrap_or("default"),
             meta.name.as_deref().unwrap_or("")
         );
-        for container in pod.containers.iter().chain(pod.init_containers.iter().flatten()) {
+        for container in pod
+            .containers
+            .iter()
+            .chain(pod.init_containers.iter().flatten())
+        {
             let image = container.image.clone().unwrap_or_default();
-            let Some(component) = component_of(&image) else { continue };
+            let Some(component) = component_of(&image) else {
+                continue;
+            };
             let args: Vec<&str> = container
                 .args
                 .iter()
@@ -557,14 +588,24 @@ impl Inventory {
     }
 
     fn add_snapshot(&mut self, snapshot: VolumeSnapshot) {
-        let Some(claim) = snapshot.spec.source.persistent_volume_claim_name else { return };
-        let namespace = snapshot.metadata.namespace.unwrap_or_else(|| "default".into());
+        let Some(claim) = snapshot.spec.source.persistent_volume_claim_name else {
+            return;
+        };
+        let namespace = snapshot
+            .metadata
+            .namespace
+            .unwrap_or_else(|| "default".into());
         let name = snapshot.metadata.name.unwrap_or_default();
-        self.snapshot_sources.entry((namespace, claim)).or_default().push(name);
+        self.snapshot_sources
+            .entry((namespace, claim))
+            .or_default()
+            .push(name);
     }
 
     fn add_snapshot_content(&mut self, content: VolumeSnapshotContent) {
-        let Some(handle) = content.spec.source.volume_handle else { return };
+        let Some(handle) = content.spec.source.volume_handle else {
+            return;
+        };
         self.snapshot_contents.push(SnapshotContentFacts {
             name: content.metadata.name.unwrap_or_default(),
             driver: content.spec.driver,
@@ -641,7 +682,10 @@ fn in_tree_source(spec: &k8s_openapi::api::core::v1::PersistentVolumeSpec) -> Op
     } else if let Some(s) = &spec.host_path {
         ("hostPath", s.path.clone())
     } else if let Some(s) = &spec.rbd {
-        ("rbd", format!("{}/{}", s.pool.as_deref().unwrap_or("rbd"), s.image))
+        (
+            "rbd",
+            format!("{}/{}", s.pool.as_deref().unwrap_or("rbd"), s.image),
+        )
     } else if let Some(s) = &spec.cephfs {
         ("cephfs", s.path.clone().unwrap_or_else(|| "/".into()))
     } else if let Some(s) = &spec.portworx_volume {
@@ -649,7 +693,15 @@ fn in_tree_source(spec: &k8s_openapi::api::core::v1::PersistentVolumeSpec) -> Op
     } else if let Some(s) = &spec.iscsi {
         ("iscsi", format!("{}:{}", s.target_portal, s.iqn))
     } else if let Some(s) = &spec.fc {
-        ("fc", s.target_wwns.iter().flatten().cloned().collect::<Vec<_>>().join(","))
+        (
+            "fc",
+            s.target_wwns
+                .iter()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(","),
+        )
     } else if let Some(s) = &spec.flex_volume {
         ("flexVolume", s.driver.clone())
     } else if let Some(s) = &spec.glusterfs {
@@ -657,7 +709,10 @@ fn in_tree_source(spec: &k8s_openapi::api::core::v1::PersistentVolumeSpec) -> Op
     } else {
         return None;
     };
-    Some(Source::InTree { plugin: plugin.to_owned(), id })
+    Some(Source::InTree {
+        plugin: plugin.to_owned(),
+        id,
+    })
 }
 
 fn component_of(image: &str) -> Option<Component> {
@@ -690,7 +745,10 @@ fn flag_value(args: &[&str], flag: &str) -> Option<String> {
     let long = format!("--{flag}");
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
-        if let Some(value) = arg.strip_prefix(&long).and_then(|rest| rest.strip_prefix('=')) {
+        if let Some(value) = arg
+            .strip_prefix(&long)
+            .and_then(|rest| rest.strip_prefix('='))
+        {
             return Some(value.to_owned());
         }
         if *arg == long {
@@ -706,20 +764,36 @@ mod tests {
 
     #[test]
     fn images_name_their_component_and_version() {
-        assert_eq!(component_of("registry.k8s.io/sig-storage/csi-provisioner:v5.0.1"),
-            Some(Component::Provisioner));
-        assert_eq!(component_of("quay.io/cephcsi/cephcsi:v3.12.0"), Some(Component::CephCsi));
+        assert_eq!(
+            component_of("registry.k8s.io/sig-storage/csi-provisioner:v5.0.1"),
+            Some(Component::Provisioner)
+        );
+        assert_eq!(
+            component_of("quay.io/cephcsi/cephcsi:v3.12.0"),
+            Some(Component::CephCsi)
+        );
         assert_eq!(component_of("nginx:1.25"), None);
-        assert_eq!(image_tag("quay.io/cephcsi/cephcsi:v3.12.0"), Some("v3.12.0"));
+        assert_eq!(
+            image_tag("quay.io/cephcsi/cephcsi:v3.12.0"),
+            Some("v3.12.0")
+        );
         assert_eq!(image_tag("localhost:5000/csi-provisioner"), None);
-        assert_eq!(image_tag("r/csi-provisioner:v5.0.1@sha256:abc"), Some("v5.0.1"));
+        assert_eq!(
+            image_tag("r/csi-provisioner:v5.0.1@sha256:abc"),
+            Some("v5.0.1")
+        );
     }
 
     #[test]
     fn feature_gate_is_read_from_either_flag_form() {
-        assert_eq!(honor_gate(&["--feature-gates=HonorPVReclaimPolicy=true"]), Some(true));
-        assert_eq!(honor_gate(&["--feature-gates", "A=true,HonorPVReclaimPolicy=false"]),
-            Some(false));
+        assert_eq!(
+            honor_gate(&["--feature-gates=HonorPVReclaimPolicy=true"]),
+            Some(true)
+        );
+        assert_eq!(
+            honor_gate(&["--feature-gates", "A=true,HonorPVReclaimPolicy=false"]),
+            Some(false)
+        );
         assert_eq!(honor_gate(&["--v=5"]), None);
     }
 }

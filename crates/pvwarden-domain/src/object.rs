@@ -28,7 +28,10 @@ pub struct Origin {
 impl Origin {
     /// Creates an origin for a file and a 1-based line.
     pub fn new(file: impl Into<Arc<str>>, line: u32) -> Origin {
-        Origin { file: file.into(), line }
+        Origin {
+            file: file.into(),
+            line,
+        }
     }
 }
 

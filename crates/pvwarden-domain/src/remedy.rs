@@ -42,7 +42,11 @@ pub(crate) fn for_volume(ctx: &VolumeContext<'_>) -> (Vec<Remedy>, Vec<String>) 
     if troubled && o.blocking.iter().any(|f| f == PROVISIONER_FINALIZER) {
         provisioner_way_out(ctx, storage_safe, &mut remedies, &mut must_not);
     }
-    if troubled && o.blocking.iter().any(|f| f.starts_with(ATTACHER_FINALIZER_PREFIX)) {
+    if troubled
+        && o.blocking
+            .iter()
+            .any(|f| f.starts_with(ATTACHER_FINALIZER_PREFIX))
+    {
         attacher_way_out(ctx, &mut remedies, &mut must_not);
     }
     if troubled && o.blocking.is_empty() && o.on_delete == OnDelete::Orphaned {
@@ -77,8 +81,7 @@ pub(crate) fn for_volume(ctx: &VolumeContext<'_>) -> (Vec<Remedy>, Vec<String>) 
             pv.name
         ));
     }
-    if pv.phase == Some(Phase::Failed) && ctx.classification.provisioning == Provisioning::Static
-    {
+    if pv.phase == Some(Phase::Failed) && ctx.classification.provisioning == Provisioning::Static {
         must_not.push(
             "do not set status.phase back to Released: a current provisioner would then call \
              DeleteVolume on the pre-existing volume"
@@ -109,7 +112,9 @@ fn provisioner_way_out(
                      itself"
                 .into(),
             command: None,
-            why: failure.clone().unwrap_or_else(|| "the provisioner may not be running".into()),
+            why: failure
+                .clone()
+                .unwrap_or_else(|| "the provisioner may not be running".into()),
         });
     }
     let keep = if storage_safe {
@@ -158,12 +163,19 @@ fn provisioner_way_out(
     }
 }
 
-fn attacher_way_out(ctx: &VolumeContext<'_>, remedies: &mut Vec<Remedy>, must_not: &mut Vec<String>) {
+fn attacher_way_out(
+    ctx: &VolumeContext<'_>,
+    remedies: &mut Vec<Remedy>,
+    must_not: &mut Vec<String>,
+) {
     let pv = ctx.pv;
     let attachments: Vec<_> = ctx.inventory.attachments_of(&pv.name).collect();
     if attachments.is_empty() {
-        let finalizer =
-            ctx.outcome.blocking.iter().find(|f| f.starts_with(ATTACHER_FINALIZER_PREFIX));
+        let finalizer = ctx
+            .outcome
+            .blocking
+            .iter()
+            .find(|f| f.starts_with(ATTACHER_FINALIZER_PREFIX));
         if let Some(finalizer) = finalizer {
             remedies.push(Remedy {
                 action: "list VolumeAttachments that name this PV (kubectl get volumeattachment); \
@@ -188,7 +200,10 @@ fn attacher_way_out(ctx: &VolumeContext<'_>, remedies: &mut Vec<Remedy>, must_no
                      '{{\"metadata\":{{\"finalizers\":null}}}}'",
                     va.name
                 )),
-                why: va.detach_error.clone().unwrap_or_else(|| "it still attaches the PV".into()),
+                why: va
+                    .detach_error
+                    .clone()
+                    .unwrap_or_else(|| "it still attaches the PV".into()),
             });
         }
     }

@@ -25,11 +25,11 @@ use crate::inventory::Inventory;
 use crate::version::Assumptions;
 
 mod attacher;
-mod pv_controller;
 mod provisioner;
+mod pv_controller;
 
-pub use self::provisioner::Owner;
 pub(crate) use self::provisioner::secrets as secrets_for;
+pub use self::provisioner::Owner;
 
 /// Who did something in a trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -185,11 +185,17 @@ impl Sim<'_> {
     }
 
     fn claim_link(&self) -> ClaimLink {
-        let Some(claim_ref) = &self.pv.claim_ref else { return ClaimLink::None };
+        let Some(claim_ref) = &self.pv.claim_ref else {
+            return ClaimLink::None;
+        };
         match self.inventory.claim(&claim_ref.namespace, &claim_ref.name) {
             Some(claim) => match (&claim_ref.uid, &claim.uid) {
                 (Some(a), Some(b)) if a != b => ClaimLink::Gone,
-                _ if claim.volume_name.as_deref().is_some_and(|v| v != self.pv.name) => {
+                _ if claim
+                    .volume_name
+                    .as_deref()
+                    .is_some_and(|v| v != self.pv.name) =>
+                {
                     ClaimLink::Gone
                 }
                 _ => ClaimLink::Bound,
@@ -240,7 +246,10 @@ impl Sim<'_> {
     /// The PV object is deleted.
     pub fn delete_pv(&self, state: &mut State, trace: &mut Vec<Step>) {
         state.deleting = true;
-        trace.push(Step { actor: Actor::Human, action: "the PV object is deleted".into() });
+        trace.push(Step {
+            actor: Actor::Human,
+            action: "the PV object is deleted".into(),
+        });
     }
 }
 

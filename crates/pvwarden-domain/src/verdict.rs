@@ -4,10 +4,10 @@ use serde::Serialize;
 
 use crate::classify::{Classification, Provisioning};
 use crate::driver::{Backend, Fate};
+use crate::handle::HandleReport;
 use crate::object::Origin;
 use crate::rule::Finding;
 use crate::sim::{Owner, Step};
-use crate::handle::HandleReport;
 
 /// Where the next deletion of a volume leads once the cluster has settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

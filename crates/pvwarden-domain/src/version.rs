@@ -27,7 +27,11 @@ pub struct Version {
 impl Version {
     /// Creates a version from its three parts.
     pub const fn new(major: u32, minor: u32, patch: u32) -> Version {
-        Version { major, minor, patch }
+        Version {
+            major,
+            minor,
+            patch,
+        }
     }
 
     /// Reads a version from an image tag such as `v5.0.1`, `v3.12.0-rc1` or `1.31`.
@@ -45,7 +49,11 @@ impl Version {
         if parts.next().is_some() {
             return None;
         }
-        Some(Version { major, minor, patch })
+        Some(Version {
+            major,
+            minor,
+            patch,
+        })
     }
 
     /// Returns true when this version is at least `major.minor`.
@@ -64,7 +72,8 @@ impl FromStr for Version {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Version, String> {
-        Version::from_tag(s).ok_or_else(|| format!("expected a version such as 1.31 or v5.0.1, got {s:?}"))
+        Version::from_tag(s)
+            .ok_or_else(|| format!("expected a version such as 1.31 or v5.0.1, got {s:?}"))
     }
 }
 
@@ -75,7 +84,10 @@ impl Serialize for Version {
 }
 
 fn workload(c: &ComponentFacts) -> Basis {
-    Basis::Workload(format!("{} container {} image {}", c.workload, c.container, c.image))
+    Basis::Workload(format!(
+        "{} container {} image {}",
+        c.workload, c.container, c.image
+    ))
 }
 
 /// Where an assumed version came from.
@@ -103,7 +115,10 @@ pub struct Assumed<T> {
 
 impl<T> Assumed<T> {
     fn default_of(value: T) -> Assumed<T> {
-        Assumed { value, basis: Basis::Default }
+        Assumed {
+            value,
+            basis: Basis::Default,
+        }
     }
 }
 
@@ -156,17 +171,26 @@ impl Assumptions {
                 .min_by_key(|(v, _)| *v)
         };
         if let Some((version, c)) = oldest(Component::Provisioner) {
-            assumptions.provisioner = Assumed { value: version, basis: workload(c) };
+            assumptions.provisioner = Assumed {
+                value: version,
+                basis: workload(c),
+            };
         }
         if let Some((version, c)) = oldest(Component::CephCsi) {
-            assumptions.ceph_csi = Assumed { value: version, basis: workload(c) };
+            assumptions.ceph_csi = Assumed {
+                value: version,
+                basis: workload(c),
+            };
         }
         let gate = components
             .iter()
             .filter(|c| c.component == Component::Provisioner)
             .find_map(|c| Some((c.honor_gate?, c)));
         if let Some((value, c)) = gate {
-            assumptions.honor_reclaim_policy_gate = Some(Assumed { value, basis: workload(c) });
+            assumptions.honor_reclaim_policy_gate = Some(Assumed {
+                value,
+                basis: workload(c),
+            });
         }
         assumptions
     }
@@ -213,7 +237,10 @@ mod tests {
     #[test]
     fn tags_parse_with_prefixes_and_suffixes() {
         assert_eq!(Version::from_tag("v5.0.1"), Some(Version::new(5, 0, 1)));
-        assert_eq!(Version::from_tag("v3.12.0-rc1"), Some(Version::new(3, 12, 0)));
+        assert_eq!(
+            Version::from_tag("v3.12.0-rc1"),
+            Some(Version::new(3, 12, 0))
+        );
         assert_eq!(Version::from_tag("1.31"), Some(Version::new(1, 31, 0)));
         assert_eq!(Version::from_tag("latest"), None);
         assert_eq!(Version::from_tag("canary"), None);
@@ -224,15 +251,27 @@ mod tests {
     fn finalizer_follows_gate_until_flag_removal() {
         let mut a = Assumptions::default();
         a.provisioner.value = Version::new(3, 0, 0);
-        a.honor_reclaim_policy_gate = Some(Assumed { value: true, basis: Basis::Flag });
-        assert!(!a.provisioner_adds_finalizer(), "the gate does not exist before v3.1");
+        a.honor_reclaim_policy_gate = Some(Assumed {
+            value: true,
+            basis: Basis::Flag,
+        });
+        assert!(
+            !a.provisioner_adds_finalizer(),
+            "the gate does not exist before v3.1"
+        );
         a.honor_reclaim_policy_gate = None;
         a.provisioner.value = Version::new(4, 0, 0);
         assert!(!a.provisioner_adds_finalizer());
-        a.honor_reclaim_policy_gate = Some(Assumed { value: true, basis: Basis::Flag });
+        a.honor_reclaim_policy_gate = Some(Assumed {
+            value: true,
+            basis: Basis::Flag,
+        });
         assert!(a.provisioner_adds_finalizer());
         a.provisioner.value = Version::new(5, 3, 0);
-        a.honor_reclaim_policy_gate = Some(Assumed { value: false, basis: Basis::Flag });
+        a.honor_reclaim_policy_gate = Some(Assumed {
+            value: false,
+            basis: Basis::Flag,
+        });
         assert!(!a.provisioner_adds_finalizer());
         a.provisioner.value = Version::new(6, 2, 0);
         assert!(a.provisioner_adds_finalizer());

@@ -45,7 +45,12 @@ fn inventory(objects: Vec<Value>) -> Inventory {
     let mut inventory = Inventory::new();
     for (line, value) in objects.into_iter().enumerate() {
         let origin = Origin::new("test.yaml", u32::try_from(line + 1).expect("small"));
-        inventory.add(Located { object: object(value), origin }).expect("valid object");
+        inventory
+            .add(Located {
+                object: object(value),
+                origin,
+            })
+            .expect("valid object");
     }
     inventory
 }
@@ -85,7 +90,11 @@ impl Pv {
     }
 
     fn json(&self) -> Value {
-        let name = if self.dynamic { "pvc-11111111-2222-4333-8444-555555555555" } else { "vol" };
+        let name = if self.dynamic {
+            "pvc-11111111-2222-4333-8444-555555555555"
+        } else {
+            "vol"
+        };
         let mut meta = json!({"name": name, "finalizers": self.finalizers});
         if self.dynamic {
             meta["annotations"] = json!({"pv.kubernetes.io/provisioned-by": self.driver});
@@ -117,7 +126,10 @@ fn audit(objects: Vec<Value>, tweak: impl FnOnce(&mut Assumptions)) -> VolumeVer
 }
 
 fn flag(v: Version) -> Assumed<Version> {
-    Assumed { value: v, basis: Basis::Flag }
+    Assumed {
+        value: v,
+        basis: Basis::Flag,
+    }
 }
 
 #[test]
@@ -127,7 +139,10 @@ fn undecodable_static_delete_hangs_behind_provisioner_finalizer() {
     assert_eq!(v.on_delete, OnDelete::Hangs);
     assert!(!v.stuck);
     assert_eq!(v.blocking_finalizers, vec![FINALIZER]);
-    assert!(v.findings.iter().any(|f| f.rule == "static-delete-never-deletes"));
+    assert!(v
+        .findings
+        .iter()
+        .any(|f| f.rule == "static-delete-never-deletes"));
 }
 
 #[test]
@@ -139,7 +154,10 @@ fn old_kube_controller_manager_fails_released_static_csi_pv() {
         a.kubernetes = flag(Version::new(1, 30, 0));
     });
     assert!(v.stuck, "Failed with Delete is stuck: {:?}", v.stuck_reason);
-    assert!(v.stuck_reason.as_deref().is_some_and(|r| r.contains("Failed")));
+    assert!(v
+        .stuck_reason
+        .as_deref()
+        .is_some_and(|r| r.contains("Failed")));
     assert_eq!(v.on_delete, OnDelete::Hangs);
     assert_eq!(v.blocking_finalizers, vec![FINALIZER]);
 }
@@ -173,7 +191,10 @@ fn decodable_static_delete_destroys_storage() {
     let pv = Pv::new(RBD, DECODES, "Delete");
     let v = audit(vec![pv.json(), class(RBD)], |_| {});
     assert_eq!(v.on_delete, OnDelete::Deleted);
-    assert!(v.findings.iter().any(|f| f.rule == "static-delete-destroys-data"));
+    assert!(v
+        .findings
+        .iter()
+        .any(|f| f.rule == "static-delete-destroys-data"));
 }
 
 #[test]
@@ -185,12 +206,20 @@ fn ceph_csi_2_0_answers_ok_for_undecodable_rbd_ids() {
     });
     assert_eq!(v.on_delete, OnDelete::Orphaned, "{}", v.on_delete_reason);
     let v = audit(vec![pv.json(), class(RBD)], |_| {});
-    assert_eq!(v.on_delete, OnDelete::Hangs, "current ceph-csi answers Internal");
+    assert_eq!(
+        v.on_delete,
+        OnDelete::Hangs,
+        "current ceph-csi answers Internal"
+    );
 }
 
 #[test]
 fn legacy_rbd_id_is_deleted_by_ceph_csi_2_1_only() {
-    let mut pv = Pv::new(RBD, "csi-rbd-vol-47b24801-eff6-11f1-9988-f98bcd776f73", "Delete");
+    let mut pv = Pv::new(
+        RBD,
+        "csi-rbd-vol-47b24801-eff6-11f1-9988-f98bcd776f73",
+        "Delete",
+    );
     pv.dynamic = true;
     let v = audit(vec![pv.json(), class(RBD)], |a| {
         a.ceph_csi = flag(Version::new(2, 1, 0));
@@ -215,7 +244,11 @@ fn missing_pool_is_success_from_ceph_csi_2_1() {
     let objects = || vec![pv.json(), class(RBD), event.clone()];
     let v = audit(objects(), |a| a.ceph_csi = flag(Version::new(2, 0, 0)));
     assert!(v.stuck);
-    assert_eq!(v.on_delete, OnDelete::Deleted, "the pool took the image with it");
+    assert_eq!(
+        v.on_delete,
+        OnDelete::Deleted,
+        "the pool took the image with it"
+    );
     let v = audit(objects(), |_| {});
     assert!(!v.stuck);
     assert_eq!(v.on_delete, OnDelete::Deleted);
@@ -246,8 +279,14 @@ fn attached_volume_is_not_deleted() {
     });
     let v = audit(vec![pv.json(), class(RBD), va], |_| {});
     assert!(v.stuck);
-    assert!(v.stuck_reason.as_deref().is_some_and(|r| r.contains("still attached")));
-    assert!(v.findings.iter().any(|f| f.rule == "lingering-volume-attachment"));
+    assert!(v
+        .stuck_reason
+        .as_deref()
+        .is_some_and(|r| r.contains("still attached")));
+    assert!(v
+        .findings
+        .iter()
+        .any(|f| f.rule == "lingering-volume-attachment"));
 }
 
 #[test]

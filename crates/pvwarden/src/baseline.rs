@@ -41,7 +41,10 @@ impl Baseline {
         let baseline: Baseline = serde_json::from_str(&text)
             .with_context(|| format!("failed to parse baseline {}", path.display()))?;
         if baseline.kind != "Baseline" {
-            anyhow::bail!("{} is not a pvwarden baseline (kind must be Baseline)", path.display());
+            anyhow::bail!(
+                "{} is not a pvwarden baseline (kind must be Baseline)",
+                path.display()
+            );
         }
         Ok(baseline)
     }
@@ -56,7 +59,11 @@ impl Baseline {
 
     /// An empty baseline to record into.
     pub fn new() -> Baseline {
-        Baseline { api_version: "pvwarden.io/v1".into(), kind: "Baseline".into(), ..Default::default() }
+        Baseline {
+            api_version: "pvwarden.io/v1".into(),
+            kind: "Baseline".into(),
+            ..Default::default()
+        }
     }
 
     /// Returns true when the finding is recorded.

@@ -58,7 +58,9 @@ pub struct ModelArgs {
 
 fn parse_duration(s: &str) -> Result<jiff::SignedDuration, String> {
     let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = number.parse().map_err(|_| format!("expected e.g. 30m, 1h or 2d, got {s:?}"))?;
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("expected e.g. 30m, 1h or 2d, got {s:?}"))?;
     let secs = match unit {
         "s" => n,
         "m" | "" => n * 60,
@@ -153,10 +155,22 @@ pub struct DecodeArgs {
 #[derive(Debug, Args)]
 pub struct Logging {
     /// The log filter (EnvFilter syntax), e.g. `debug` or `pvwarden_manifest=trace`.
-    #[arg(long, global = true, value_name = "FILTER", env = "PVWARDEN_LOG", default_value = "warn")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILTER",
+        env = "PVWARDEN_LOG",
+        default_value = "warn"
+    )]
     pub log_level: String,
     /// The log format.
-    #[arg(long, global = true, value_enum, default_value = "text", env = "PVWARDEN_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "PVWARDEN_LOG_FORMAT"
+    )]
     pub log_format: LogFormat,
 }
 
@@ -174,7 +188,9 @@ impl Logging {
     pub fn install(&self) {
         let filter = tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-        let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
         match self.log_format {
             LogFormat::Text => builder.init(),
             LogFormat::Json => builder.json().init(),
@@ -188,8 +204,14 @@ mod tests {
 
     #[test]
     fn durations_take_units() {
-        assert_eq!(parse_duration("90s"), Ok(jiff::SignedDuration::from_secs(90)));
-        assert_eq!(parse_duration("2h"), Ok(jiff::SignedDuration::from_hours(2)));
+        assert_eq!(
+            parse_duration("90s"),
+            Ok(jiff::SignedDuration::from_secs(90))
+        );
+        assert_eq!(
+            parse_duration("2h"),
+            Ok(jiff::SignedDuration::from_hours(2))
+        );
         assert!(parse_duration("2w").is_err());
         assert!(parse_duration("h").is_err());
     }
@@ -197,11 +219,22 @@ mod tests {
     #[test]
     fn audit_flags_parse() {
         let cli = Cli::try_parse_from([
-            "pvwarden", "audit", "-o", "json", "--fail-on", "error", "--ignore", "pv-stuck",
-            "--kube-version", "1.30", "a.yaml",
+            "pvwarden",
+            "audit",
+            "-o",
+            "json",
+            "--fail-on",
+            "error",
+            "--ignore",
+            "pv-stuck",
+            "--kube-version",
+            "1.30",
+            "a.yaml",
         ])
         .expect("flags must parse");
-        let Command::Audit(args) = cli.command else { panic!("expected audit") };
+        let Command::Audit(args) = cli.command else {
+            panic!("expected audit")
+        };
         assert_eq!(args.output, Format::Json);
         assert_eq!(args.fail_on, Severity::Error);
         assert_eq!(args.model.kube_version, Some(Version::new(1, 30, 0)));

@@ -20,7 +20,13 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{:<30} {:<8} SUMMARY", "RULE", "SEVERITY")?;
             for rule in pvwarden_domain::rule::RULES {
-                writeln!(out, "{:<30} {:<8} {}", rule.id, rule.severity.as_str(), rule.summary)?;
+                writeln!(
+                    out,
+                    "{:<30} {:<8} {}",
+                    rule.id,
+                    rule.severity.as_str(),
+                    rule.summary
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }

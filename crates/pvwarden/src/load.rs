@@ -37,8 +37,11 @@ pub struct InputReport {
 
 /// Reads every path (standard input when none is given).
 pub fn load(args: &ModelArgs) -> anyhow::Result<Loaded> {
-    let paths: Vec<PathBuf> =
-        if args.paths.is_empty() { vec![PathBuf::from("-")] } else { args.paths.clone() };
+    let paths: Vec<PathBuf> = if args.paths.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.paths.clone()
+    };
     let mut inventory = Inventory::new();
     let mut errors = Vec::new();
     let summary: Summary = Reader::new().read_paths(&paths, &mut |item| match item {
@@ -61,14 +64,25 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<Loaded> {
     };
     let assumptions = assumptions(args, &inventory);
     let now = args.now.unwrap_or_else(jiff::Timestamp::now);
-    let settings = Settings { now, stuck_after: args.stuck_after };
-    Ok(Loaded { inventory, assumptions, settings, report })
+    let settings = Settings {
+        now,
+        stuck_after: args.stuck_after,
+    };
+    Ok(Loaded {
+        inventory,
+        assumptions,
+        settings,
+        report,
+    })
 }
 
 fn assumptions(args: &ModelArgs, inventory: &Inventory) -> Assumptions {
     let mut a = Assumptions::from_components(inventory.components());
     fn flag<T>(value: T) -> Assumed<T> {
-        Assumed { value, basis: Basis::Flag }
+        Assumed {
+            value,
+            basis: Basis::Flag,
+        }
     }
     if let Some(v) = args.kube_version {
         a.kubernetes = flag(v);

@@ -44,7 +44,11 @@ fn check_case(name: &str) {
     .expect("expect.json must parse");
     let extra: Vec<String> = expect["audit_args"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     let report = audit(&yaml, &extra);
 
@@ -71,7 +75,10 @@ fn check_case(name: &str) {
             .find(|c| c["namespace"] == ns && c["name"] == claim)
             .unwrap_or_else(|| panic!("{name}: claim {key} missing from the report"));
         for field in ["on_delete", "stuck"] {
-            assert_eq!(got[field], want[field], "{name}: claim {key}: {field}: {got}");
+            assert_eq!(
+                got[field], want[field],
+                "{name}: claim {key}: {field}: {got}"
+            );
         }
     }
 }

@@ -42,6 +42,11 @@ impl CephKind {
     }
 }
 
+/// Said wherever a verdict rests on backend state the input cannot show.
+const ASSUMED: &str = "Assumed, because it endangers data: the journal entry and the volume \
+    exist (without Ceph access the input cannot show them; were they gone, ceph-csi would \
+    answer OK and delete nothing)";
+
 fn is_legacy_era(v: Version) -> bool {
     v.at_least(1, 1) && !v.at_least(3, 0)
 }
@@ -79,7 +84,11 @@ fn delete_rbd(r: &Request<'_>, handle: &str) -> Answer {
     let v = r.ceph_csi;
     if let Secrets::Missing(why) = r.secrets {
         // v3 answers InvalidArgument, older releases Internal; both are retried forever.
-        let code = if v.at_least(3, 0) { "InvalidArgument" } else { "Internal" };
+        let code = if v.at_least(3, 0) {
+            "InvalidArgument"
+        } else {
+            "Internal"
+        };
         return Answer::Error {
             code,
             message: format!("missing ID field 'userID' in secrets ({why})"),
@@ -95,7 +104,10 @@ fn delete_rbd(r: &Request<'_>, handle: &str) -> Answer {
                 },
                 _ => gone(r.backend),
             },
-            Err(err) => Answer::Error { code: "InvalidArgument", message: err.to_string() },
+            Err(err) => Answer::Error {
+                code: "InvalidArgument",
+                message: err.to_string(),
+            },
         };
     }
     let id = match volid::decode(handle) {
@@ -105,7 +117,10 @@ fn delete_rbd(r: &Request<'_>, handle: &str) -> Answer {
                 "invalid VolumeID: error decoding volume ID ({}) ({handle})",
                 err.ceph_csi_message()
             );
-            return Answer::Error { code: "Internal", message };
+            return Answer::Error {
+                code: "Internal",
+                message,
+            };
         }
         Err(_) => return legacy_era_rbd(handle),
     };
@@ -118,8 +133,15 @@ fn delete_rbd(r: &Request<'_>, handle: &str) -> Answer {
             fate: Fate::Destroyed,
             why: format!(
                 "the id decodes (cluster {}, pool id {}, uuid {}); ceph-csi follows its \
-                 journal to the image and deletes it (via the RBD trash)",
-                id.cluster_id, id.location_id, id.object_uuid
+                 journal to the image and deletes it (via the RBD trash{}). {ASSUMED}",
+                id.cluster_id,
+                id.location_id,
+                id.object_uuid,
+                if r.has_snapshots {
+                    "; its space is freed once its snapshots are gone"
+                } else {
+                    ""
+                }
             ),
         },
         _ => gone(r.backend),
@@ -162,7 +184,10 @@ fn delete_cephfs(r: &Request<'_>, handle: &str) -> Answer {
                 "Failed as invalid VolumeID (internal error decoding volume ID ({handle}): {})",
                 err.ceph_csi_message()
             );
-            return Answer::Error { code: "Internal", message };
+            return Answer::Error {
+                code: "Internal",
+                message,
+            };
         }
     };
     // After decoding, ceph-csi connects to the cluster with the admin
@@ -176,18 +201,20 @@ fn delete_cephfs(r: &Request<'_>, handle: &str) -> Answer {
     match r.backend {
         Backend::PoolMissing(_) if !v.at_least(2, 1) => Answer::Error {
             code: "Internal",
-            message: format!("filesystem ID ({}) not found in Ceph cluster", id.location_id),
+            message: format!(
+                "filesystem ID ({}) not found in Ceph cluster",
+                id.location_id
+            ),
         },
         Backend::Present if r.has_snapshots => Answer::Error {
             code: "FailedPrecondition",
-            message: "subvolume has snapshots: it cannot be purged until they are deleted"
-                .into(),
+            message: "subvolume has snapshots: it cannot be purged until they are deleted".into(),
         },
         Backend::Present => Answer::Ok {
             fate: Fate::Destroyed,
             why: format!(
                 "the id decodes (cluster {}, filesystem id {}, uuid {}); ceph-csi finds the \
-                 subvolume through its journal and purges it",
+                 subvolume through its journal and purges it. {ASSUMED}",
                 id.cluster_id, id.location_id, id.object_uuid
             ),
         },
@@ -203,5 +230,8 @@ fn gone(backend: &Backend) -> Answer {
         Backend::Gone(why) => format!("the volume is already gone ({why}); ceph-csi answers OK"),
         Backend::Present => "the volume exists".into(),
     };
-    Answer::Ok { fate: Fate::AlreadyGone, why }
+    Answer::Ok {
+        fate: Fate::AlreadyGone,
+        why,
+    }
 }

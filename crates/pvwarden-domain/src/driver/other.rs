@@ -25,8 +25,13 @@ pub(crate) fn migration_ga(plugin: &str) -> Option<crate::version::Version> {
 
 pub(super) fn in_tree(plugin: &str) -> Profile {
     match plugin {
-        "awsElasticBlockStore" | "gcePersistentDisk" | "azureDisk" | "azureFile" | "cinder"
-        | "vsphereVolume" | "portworxVolume" => Profile::InTreeMigrated,
+        "awsElasticBlockStore"
+        | "gcePersistentDisk"
+        | "azureDisk"
+        | "azureFile"
+        | "cinder"
+        | "vsphereVolume"
+        | "portworxVolume" => Profile::InTreeMigrated,
         "nfs" | "local" | "hostPath" | "iscsi" | "fc" | "rbd" | "cephfs" | "glusterfs" => {
             Profile::InTreeNoDeleter
         }
@@ -46,7 +51,10 @@ pub(super) fn delete(profile: Profile, r: &Request<'_>) -> Answer {
         crate::facts::Source::InTree { id, .. } => id.as_str(),
         crate::facts::Source::None => "",
     };
-    let destroyed = |what: &str| Answer::Ok { fate: Fate::Destroyed, why: what.to_owned() };
+    let destroyed = |what: &str| Answer::Ok {
+        fate: Fate::Destroyed,
+        why: what.to_owned(),
+    };
     match profile {
         Profile::AwsEfs => efs(handle),
         Profile::SubdirCsi => subdir(r, handle),
@@ -101,9 +109,17 @@ struct Layout {
 }
 
 /// csi-driver-nfs: `server#baseDir#subDir#uuid#onDelete`.
-const NFS: Layout = Layout { fields: 3, subdir: 2, on_delete: 4 };
+const NFS: Layout = Layout {
+    fields: 3,
+    subdir: 2,
+    on_delete: 4,
+};
 /// csi-driver-smb: `source#subDir#uuid#onDelete`.
-const SMB: Layout = Layout { fields: 2, subdir: 1, on_delete: 3 };
+const SMB: Layout = Layout {
+    fields: 2,
+    subdir: 1,
+    on_delete: 3,
+};
 
 fn subdir(r: &Request<'_>, handle: &str) -> Answer {
     let driver = r.pv.csi().map_or("", |c| &*c.driver);
@@ -124,7 +140,11 @@ fn subdir(r: &Request<'_>, handle: &str) -> Answer {
         .get(layout.on_delete)
         .copied()
         .filter(|f| !f.is_empty())
-        .or_else(|| r.class.and_then(|c| c.delete_parameters.get("onDelete")).map(String::as_str))
+        .or_else(|| {
+            r.class
+                .and_then(|c| c.delete_parameters.get("onDelete"))
+                .map(String::as_str)
+        })
         .unwrap_or("delete");
     match on_delete.to_ascii_lowercase().as_str() {
         "retain" => Answer::Ok {

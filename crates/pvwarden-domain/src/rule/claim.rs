@@ -29,7 +29,11 @@ fn held(
     findings: &mut Vec<Finding>,
 ) -> Option<String> {
     let mut reasons = Vec::new();
-    if claim.finalizers.iter().any(|f| f == PVC_PROTECTION_FINALIZER) {
+    if claim
+        .finalizers
+        .iter()
+        .any(|f| f == PVC_PROTECTION_FINALIZER)
+    {
         for pod in inventory.pods_using(&claim.namespace, &claim.name) {
             if pod.has_ended() {
                 continue;
@@ -39,14 +43,25 @@ fn held(
                     format!("itself terminating for {} (stuck)", settings.age(t))
                 }
                 Some(_) => "terminating".to_owned(),
-                None => format!("{} and not being deleted", pod.phase.as_deref().unwrap_or("running")),
+                None => format!(
+                    "{} and not being deleted",
+                    pod.phase.as_deref().unwrap_or("running")
+                ),
             };
             reasons.push(format!("pod {} still uses it, {state}", pod.pod));
         }
     }
-    if claim.finalizers.iter().any(|f| f == SNAPSHOT_SOURCE_FINALIZER) {
-        let snapshots = inventory.snapshots_of(&claim.namespace, &claim.name).join(", ");
-        reasons.push(format!("a VolumeSnapshot is being taken from it ({snapshots})"));
+    if claim
+        .finalizers
+        .iter()
+        .any(|f| f == SNAPSHOT_SOURCE_FINALIZER)
+    {
+        let snapshots = inventory
+            .snapshots_of(&claim.namespace, &claim.name)
+            .join(", ");
+        reasons.push(format!(
+            "a VolumeSnapshot is being taken from it ({snapshots})"
+        ));
     }
     if reasons.is_empty() {
         if claim.finalizers.is_empty() || !settings.is_overdue(since) {
@@ -66,7 +81,10 @@ fn held(
     let remedy = "find out why the pod cannot terminate (node, kubelet, unmount) and fix that; \
                   never remove pvc-protection while a pod may still use the volume";
     findings.push(Finding::new(CLAIM_HELD, message, remedy));
-    Some(format!("held until its pods are gone: {}", reasons.join("; ")))
+    Some(format!(
+        "held until its pods are gone: {}",
+        reasons.join("; ")
+    ))
 }
 
 fn pending(

@@ -38,7 +38,10 @@ impl Sharing<'_> {
 
     /// All other PVs on the same storage.
     pub fn all(&self) -> impl Iterator<Item = &PvFacts> {
-        self.same_handle.iter().chain(self.same_storage.iter()).copied()
+        self.same_handle
+            .iter()
+            .chain(self.same_storage.iter())
+            .copied()
     }
 }
 
@@ -58,9 +61,9 @@ pub(crate) fn keys(pv: &PvFacts) -> Vec<String> {
                     }
                 }
                 Some(CephKind::Rbd) => {
-                    let image = csi.attribute("imageName").or_else(|| {
-                        csi.is_static_volume().then_some(csi.handle.as_str())
-                    });
+                    let image = csi
+                        .attribute("imageName")
+                        .or_else(|| csi.is_static_volume().then_some(csi.handle.as_str()));
                     if let (Some(image), Some(pool)) = (image, csi.attribute("pool")) {
                         let ns = csi.attribute("radosNamespace").unwrap_or("");
                         keys.push(format!("rbd\0{cluster}\0{pool}\0{ns}\0{image}"));
@@ -104,7 +107,9 @@ impl ShareIndex {
         }
         let own = keys(pv);
         for (k, key) in own.iter().enumerate() {
-            let Some(members) = self.groups.get(&hash(key)) else { continue };
+            let Some(members) = self.groups.get(&hash(key)) else {
+                continue;
+            };
             for &m in members {
                 let other = &inventory.pvs()[m as usize];
                 let known = other.name == pv.name || sharing.all().any(|p| p.name == other.name);

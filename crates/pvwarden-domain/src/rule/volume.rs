@@ -35,7 +35,9 @@ impl VolumeContext<'_> {
     /// Returns true when no delete call can ever reach this PV's storage.
     pub(crate) fn never_deletes(&self) -> bool {
         self.pv.csi().is_some_and(|c| {
-            self.sim.profile.handle_never_deletes(&c.handle, self.assumptions.ceph_csi.value)
+            self.sim
+                .profile
+                .handle_never_deletes(&c.handle, self.assumptions.ceph_csi.value)
         })
     }
 
@@ -108,7 +110,11 @@ fn stuck_or_hanging(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
         };
         let remedy = "run `pvwarden explain NAME` for the safe way out; do not remove \
                       finalizers before reading it";
-        out.push(Finding::new(PV_STUCK, format!("stuck: {reason}; {held}"), remedy));
+        out.push(Finding::new(
+            PV_STUCK,
+            format!("stuck: {reason}; {held}"),
+            remedy,
+        ));
     } else if o.on_delete == OnDelete::Hangs {
         let flagged = out.iter().any(|f| f.rule == STATIC_DELETE_NEVER_DELETES.id);
         if !flagged {
@@ -117,11 +123,19 @@ fn stuck_or_hanging(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
                 o.next.describe(),
                 o.reason
             );
-            out.push(Finding::new(DELETE_WILL_HANG, message, "see `pvwarden explain NAME`"));
+            out.push(Finding::new(
+                DELETE_WILL_HANG,
+                message,
+                "see `pvwarden explain NAME`",
+            ));
         }
     }
     if o.on_delete == OnDelete::Orphaned {
-        let message = format!("its next deletion ({}) orphans storage: {}", o.next.describe(), o.reason);
+        let message = format!(
+            "its next deletion ({}) orphans storage: {}",
+            o.next.describe(),
+            o.reason
+        );
         let remedy = "fix why the driver cannot delete it (see `pvwarden explain`), or switch \
                       to Retain and delete the storage deliberately";
         out.push(Finding::new(DELETE_ORPHANS_STORAGE, message, remedy));
@@ -152,7 +166,10 @@ fn sharing(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
         return;
     }
     fn names(pvs: &[&PvFacts]) -> String {
-        pvs.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+        pvs.iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
     if !sharing.same_handle.is_empty() {
         let message = format!(
@@ -200,8 +217,7 @@ fn is_safe_share(ctx: &VolumeContext<'_>, others: &[&PvFacts]) -> bool {
     let ceph_csi = ctx.assumptions.ceph_csi.value;
     let member_safe = |pv: &PvFacts| {
         let static_share = pv.csi().is_some_and(|c| {
-            c.is_static_volume()
-                && Profile::for_pv(pv).handle_never_deletes(&c.handle, ceph_csi)
+            c.is_static_volume() && Profile::for_pv(pv).handle_never_deletes(&c.handle, ceph_csi)
         });
         let retained = pv.policy == ReclaimPolicy::Retain;
         retained && (static_share || !pv.csi().is_some_and(|c| c.is_static_volume()))
@@ -238,7 +254,11 @@ fn handle(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
     for inconsistency in &report.inconsistencies {
         let remedy = "take handles from the live PV the driver made, never from documentation \
                       or by hand";
-        out.push(Finding::new(HANDLE_INCONSISTENT, inconsistency.clone(), remedy));
+        out.push(Finding::new(
+            HANDLE_INCONSISTENT,
+            inconsistency.clone(),
+            remedy,
+        ));
     }
     if report.family.starts_with("legacy") {
         let message = format!(
@@ -281,12 +301,14 @@ fn cluster(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
         }
     }
     // CephFS decodes the id before it looks at secrets; RBD checks secrets first.
-    let secrets_matter = ctx.sim.profile == Profile::CephCsi(crate::driver::CephKind::Rbd)
-        || !ctx.never_deletes();
+    let secrets_matter =
+        ctx.sim.profile == Profile::CephCsi(crate::driver::CephKind::Rbd) || !ctx.never_deletes();
     if pv.policy == ReclaimPolicy::Delete && ctx.sim.profile.needs_secrets() && secrets_matter {
         if let Secrets::Missing(why) = sim::secrets_for(ctx.sim) {
-            let message = format!("{} needs deletion secrets and none can be found: {why}",
-                ctx.driver());
+            let message = format!(
+                "{} needs deletion secrets and none can be found: {why}",
+                ctx.driver()
+            );
             let remedy = "restore the StorageClass or annotate the PV with \
                           volume.kubernetes.io/provisioner-deletion-secret-name/-namespace";
             out.push(Finding::new(MISSING_DELETION_SECRET, message, remedy));
@@ -313,7 +335,9 @@ fn cluster(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
 
 fn stale_claim_ref(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
     let pv = ctx.pv;
-    let Some(claim_ref) = &pv.claim_ref else { return };
+    let Some(claim_ref) = &pv.claim_ref else {
+        return;
+    };
     let Some(uid) = &claim_ref.uid else { return };
     if pv.phase != Some(Phase::Released) {
         return;
@@ -348,7 +372,10 @@ fn attachments(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
         }
         let mut why = Vec::new();
         if released {
-            why.push(format!("the PV is {}", pv.phase.unwrap_or(Phase::Pending).as_str()));
+            why.push(format!(
+                "the PV is {}",
+                pv.phase.unwrap_or(Phase::Pending).as_str()
+            ));
         }
         if node_gone {
             why.push(format!("node {} is not in the input", va.node));
@@ -376,7 +403,11 @@ fn evidence(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
                 "{} VolumeFailedDelete event(s): {}",
                 failed.count, failed.message
             );
-            out.push(Finding::new(DELETE_FAILING, message, "see `pvwarden explain NAME`"));
+            out.push(Finding::new(
+                DELETE_FAILING,
+                message,
+                "see `pvwarden explain NAME`",
+            ));
         }
     }
     if let Some(disagreement) = ctx.disagreement {

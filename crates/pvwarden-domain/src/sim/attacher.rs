@@ -8,8 +8,15 @@ pub(super) fn attachments(sim: &Sim<'_>) -> Vec<Attachment> {
     sim.inventory
         .attachments_of(&sim.pv.name)
         .map(|a| {
-            let stuck = a.detach_error.as_ref().map(|e| format!("detach keeps failing: {e}"));
-            Attachment { name: a.name.clone(), node: a.node.clone(), stuck }
+            let stuck = a
+                .detach_error
+                .as_ref()
+                .map(|e| format!("detach keeps failing: {e}"));
+            Attachment {
+                name: a.name.clone(),
+                node: a.node.clone(),
+                stuck,
+            }
         })
         .collect()
 }

@@ -88,7 +88,9 @@ impl Owner {
 
 /// One sync of the PV by its provisioner.
 pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool {
-    let Some(owner) = &sim.owner else { return false };
+    let Some(owner) = &sim.owner else {
+        return false;
+    };
     if !s.exists {
         return false;
     }
@@ -96,8 +98,7 @@ pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool 
     let knows_finalizer = owner.csi && sim.assumptions.provisioner.value.at_least(3, 1);
     let has = s.has(PROVISIONER_FINALIZER);
 
-    if adds && !has && s.policy == ReclaimPolicy::Delete && !s.deleting && s.phase == Phase::Bound
-    {
+    if adds && !has && s.policy == ReclaimPolicy::Delete && !s.deleting && s.phase == Phase::Bound {
         s.finalizers.push(PROVISIONER_FINALIZER.to_owned());
         trace.push(Step {
             actor: Actor::Provisioner,
@@ -120,7 +121,11 @@ pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool 
         return true;
     }
 
-    let should_delete = if adds { has || !s.deleting } else { !s.deleting };
+    let should_delete = if adds {
+        has || !s.deleting
+    } else {
+        !s.deleting
+    };
     if !should_delete || s.phase != Phase::Released || s.policy != ReclaimPolicy::Delete {
         return false;
     }
@@ -136,7 +141,10 @@ fn delete(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>, adds: bool) -> bo
                 actor: Actor::Provisioner,
                 action: format!("calls DeleteVolume({handle})"),
             });
-            trace.push(Step { actor: Actor::Driver, action: format!("answers OK: {why}") });
+            trace.push(Step {
+                actor: Actor::Driver,
+                action: format!("answers OK: {why}"),
+            });
             s.fate = Some(merge_fate(s.fate, fate));
             if !s.deleting {
                 s.deleting = true;
@@ -201,13 +209,19 @@ fn answer(sim: &Sim<'_>, s: &State) -> Answer {
         };
     }
     let secrets = secrets(sim);
-    let has_snapshots = sim
-        .pv
-        .csi()
-        .is_some_and(|c| sim.inventory.snapshot_contents_of(&c.driver, &c.handle).next().is_some());
+    let has_snapshots = sim.pv.csi().is_some_and(|c| {
+        sim.inventory
+            .snapshot_contents_of(&c.driver, &c.handle)
+            .next()
+            .is_some()
+    });
     let request = Request {
         pv: sim.pv,
-        class: sim.pv.storage_class.as_deref().and_then(|c| sim.inventory.class(c)),
+        class: sim
+            .pv
+            .storage_class
+            .as_deref()
+            .and_then(|c| sim.inventory.class(c)),
         secrets: &secrets,
         backend: &sim.backend,
         ceph_csi: sim.assumptions.ceph_csi.value,
@@ -216,9 +230,10 @@ fn answer(sim: &Sim<'_>, s: &State) -> Answer {
     let modelled = sim.profile.delete(&request);
     let evidence = sim.forced_failure.as_ref().or(sim.stalled.as_ref());
     match (modelled, evidence) {
-        (Answer::Ok { .. }, Some(evidence)) => {
-            Answer::Error { code: "Evidence", message: evidence.clone() }
-        }
+        (Answer::Ok { .. }, Some(evidence)) => Answer::Error {
+            code: "Evidence",
+            message: evidence.clone(),
+        },
         (modelled, _) => modelled,
     }
 }

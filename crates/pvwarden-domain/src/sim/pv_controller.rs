@@ -22,7 +22,10 @@ pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool 
             Phase::Available => "finds no claim for the PV: phase Available".to_owned(),
             _ => "sees that the PV's claim is gone: phase Released".to_owned(),
         };
-        trace.push(Step { actor: Actor::PvController, action });
+        trace.push(Step {
+            actor: Actor::PvController,
+            action,
+        });
         s.phase = phase;
         return true;
     }
@@ -48,8 +51,7 @@ fn reclaim(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool {
                 s.fate = Some(crate::driver::Fate::Destroyed);
                 trace.push(Step {
                     actor: Actor::PvController,
-                    action: "recycles the volume (its files are scrubbed): phase Available"
-                        .into(),
+                    action: "recycles the volume (its files are scrubbed): phase Available".into(),
                 });
                 true
             }
@@ -85,7 +87,9 @@ fn reclaim(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool {
 
 /// Before CSI migration, the controller deletes cloud in-tree volumes itself.
 fn in_tree_delete(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> Option<bool> {
-    let crate::facts::Source::InTree { plugin, .. } = &sim.pv.source else { return None };
+    let crate::facts::Source::InTree { plugin, .. } = &sim.pv.source else {
+        return None;
+    };
     let ga = crate::driver::migration_ga(plugin)?;
     if sim.assumptions.kubernetes.value >= ga || sim.pv.migrated_to.is_some() || s.deleting {
         return None;
@@ -114,8 +118,10 @@ fn handover_finalizer(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bo
     if external && s.remove(PV_CONTROLLER_FINALIZER) {
         trace.push(Step {
             actor: Actor::PvController,
-            action: format!("removes {PV_CONTROLLER_FINALIZER}: an external provisioner \
-                             deletes this volume"),
+            action: format!(
+                "removes {PV_CONTROLLER_FINALIZER}: an external provisioner \
+                             deletes this volume"
+            ),
         });
         return true;
     }

@@ -39,7 +39,11 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     }
     let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
     let loaded = load(&args.model)?;
-    let auditor = Auditor::new(&loaded.inventory, loaded.assumptions.clone(), loaded.settings);
+    let auditor = Auditor::new(
+        &loaded.inventory,
+        loaded.assumptions.clone(),
+        loaded.settings,
+    );
     let filter = Filter {
         ignore: args.ignore.iter().map(String::as_str).collect(),
         baseline: baseline.as_ref(),
@@ -64,11 +68,20 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             verdict.story.clear();
         }
         filter.apply(&mut verdict.findings, "PersistentVolume", &verdict.name);
-        tally(&verdict.findings, "PersistentVolume", &verdict.name, &mut summary, &mut recorded);
+        tally(
+            &verdict.findings,
+            "PersistentVolume",
+            &verdict.name,
+            &mut summary,
+            &mut recorded,
+        );
         worst = worst.max(verdict.findings.iter().map(|f| f.severity).max());
         summary.volumes += 1;
         summary.stuck_volumes += u64::from(verdict.stuck);
-        *summary.on_delete.entry(verdict.on_delete.as_str()).or_default() += 1;
+        *summary
+            .on_delete
+            .entry(verdict.on_delete.as_str())
+            .or_default() += 1;
         outcomes.insert(verdict.name.clone(), verdict.on_delete);
         sink.volume(&verdict)?;
     }
@@ -76,7 +89,13 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         let mut verdict = auditor.claim(claim, &outcomes);
         let object = format!("{}/{}", verdict.namespace, verdict.name);
         filter.apply(&mut verdict.findings, "PersistentVolumeClaim", &object);
-        tally(&verdict.findings, "PersistentVolumeClaim", &object, &mut summary, &mut recorded);
+        tally(
+            &verdict.findings,
+            "PersistentVolumeClaim",
+            &object,
+            &mut summary,
+            &mut recorded,
+        );
         worst = worst.max(verdict.findings.iter().map(|f| f.severity).max());
         summary.claims += 1;
         summary.stuck_claims += u64::from(verdict.stuck);
@@ -91,7 +110,11 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         recorded.write(path)?;
     }
     let worst = if args.exit_zero { None } else { worst };
-    Ok(exit_code(!loaded.report.errors.is_empty(), worst, args.fail_on))
+    Ok(exit_code(
+        !loaded.report.errors.is_empty(),
+        worst,
+        args.fail_on,
+    ))
 }
 
 fn exit_code(input_errors: bool, worst: Option<Severity>, fail_on: Severity) -> ExitCode {
@@ -112,7 +135,10 @@ fn tally(
     recorded: &mut Baseline,
 ) {
     for finding in findings {
-        *summary.findings.entry(finding.severity.as_str()).or_default() += 1;
+        *summary
+            .findings
+            .entry(finding.severity.as_str())
+            .or_default() += 1;
         recorded.findings.insert(Entry {
             rule: finding.rule.to_owned(),
             kind: kind.to_owned(),
@@ -133,7 +159,11 @@ impl Filter<'_> {
             if self.ignore.contains(f.rule) {
                 return false;
             }
-            let entry = Entry { rule: f.rule.to_owned(), kind: kind.to_owned(), object: object.to_owned() };
+            let entry = Entry {
+                rule: f.rule.to_owned(),
+                kind: kind.to_owned(),
+                object: object.to_owned(),
+            };
             !self.baseline.is_some_and(|b| b.contains(&entry))
         });
     }

@@ -33,9 +33,12 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<ExitCode> {
             emit(handle)?;
         }
     }
-    drop(emit);
     out.flush()?;
-    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// The JSON object for one handle.

@@ -24,7 +24,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     let (claim, pv) = match args.name.split_once('/') {
         Some((ns, name)) => {
             let Some(claim) = inventory.claim(ns, name) else {
-                bail!("no claim {}/{} in the input", ns, name);
+                bail!("no claim {ns}/{name} in the input");
             };
             let pv = claim.volume_name.as_deref().and_then(|v| inventory.pv(v));
             (Some(claim), pv)
@@ -40,8 +40,10 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     };
     let volume = pv.map(|pv| auditor.volume(pv));
     let claim = claim.map(|c| {
-        let outcomes: HashMap<String, _> =
-            volume.iter().map(|v| (v.name.clone(), v.on_delete)).collect();
+        let outcomes: HashMap<String, _> = volume
+            .iter()
+            .map(|v| (v.name.clone(), v.on_delete))
+            .collect();
         auditor.claim(c, &outcomes)
     });
 
@@ -65,12 +67,19 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         }
     }
     out.flush()?;
-    let code = if loaded.report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
+    let code = if loaded.report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    };
     Ok(code)
 }
 
 fn suggestion<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> String {
-    let close: Vec<&str> = names.filter(|n| n.contains(wanted) || wanted.contains(*n)).take(3).collect();
+    let close: Vec<&str> = names
+        .filter(|n| n.contains(wanted) || wanted.contains(*n))
+        .take(3)
+        .collect();
     if close.is_empty() {
         String::new()
     } else {
@@ -89,7 +98,11 @@ fn assumed(name: &str, a: &Assumed<Version>) -> String {
 }
 
 fn write_claim(out: &mut impl Write, c: &ClaimVerdict) -> std::io::Result<()> {
-    writeln!(out, "PersistentVolumeClaim {}/{}  ({})", c.namespace, c.name, c.origin)?;
+    writeln!(
+        out,
+        "PersistentVolumeClaim {}/{}  ({})",
+        c.namespace, c.name, c.origin
+    )?;
     match &c.volume {
         Some(v) => writeln!(out, "  bound to PV {v}")?,
         None => writeln!(out, "  not bound to any PV in the input")?,
@@ -100,7 +113,14 @@ fn write_claim(out: &mut impl Write, c: &ClaimVerdict) -> std::io::Result<()> {
         None => writeln!(out, "  not stuck")?,
     }
     for f in &c.findings {
-        writeln!(out, "  {:<7} {}  {}\n          fix: {}", f.severity.as_str(), f.rule, f.message, f.remedy)?;
+        writeln!(
+            out,
+            "  {:<7} {}  {}\n          fix: {}",
+            f.severity.as_str(),
+            f.rule,
+            f.message,
+            f.remedy
+        )?;
     }
     writeln!(out)
 }
@@ -122,17 +142,32 @@ fn write_volume(out: &mut impl Write, v: &VolumeVerdict, a: &Assumptions) -> std
     )?;
 
     let c = &v.classification;
-    writeln!(out, "\nWho made it: {} (decided by: {})", v.provisioning.as_str(), c.rule)?;
+    writeln!(
+        out,
+        "\nWho made it: {} (decided by: {})",
+        v.provisioning.as_str(),
+        c.rule
+    )?;
     let mut marks = Vec::new();
     match &c.provisioned_by {
         Some(p) => marks.push(format!(
             "provisioned-by {p} ({})",
-            if c.annotation_matches { "names its provisioner" } else { "names another provisioner" }
+            if c.annotation_matches {
+                "names its provisioner"
+            } else {
+                "names another provisioner"
+            }
         )),
         None => marks.push("no provisioned-by annotation".into()),
     }
-    marks.push(format!("name {} pvc-<claim uid>", if c.name_matches_claim { "is" } else { "is not" }));
-    marks.push(format!("provisioner identity attribute {}", if c.has_identity { "present" } else { "absent" }));
+    marks.push(format!(
+        "name {} pvc-<claim uid>",
+        if c.name_matches_claim { "is" } else { "is not" }
+    ));
+    marks.push(format!(
+        "provisioner identity attribute {}",
+        if c.has_identity { "present" } else { "absent" }
+    ));
     if c.static_volume {
         marks.push("staticVolume: \"true\"".into());
     }
@@ -140,11 +175,22 @@ fn write_volume(out: &mut impl Write, v: &VolumeVerdict, a: &Assumptions) -> std
         marks.push("rootPath set".into());
     }
     if let Some(decodes) = c.handle_decodes {
-        marks.push(format!("handle {}", if decodes { "decodes" } else { "does not decode" }));
+        marks.push(format!(
+            "handle {}",
+            if decodes {
+                "decodes"
+            } else {
+                "does not decode"
+            }
+        ));
     }
     writeln!(out, "  evidence: {}", marks.join("; "))?;
     if !c.copied_markers.is_empty() {
-        writeln!(out, "  copied dynamic markers: {}", c.copied_markers.join("; "))?;
+        writeln!(
+            out,
+            "  copied dynamic markers: {}",
+            c.copied_markers.join("; ")
+        )?;
     }
     match &v.owner {
         Some(o) => writeln!(out, "  owned by provisioner {}: {}", o.name, o.why)?,
@@ -152,8 +198,13 @@ fn write_volume(out: &mut impl Write, v: &VolumeVerdict, a: &Assumptions) -> std
     }
     if let Some(h) = &v.handle {
         write!(out, "  handle family {}", h.family)?;
-        if let (Some(cluster), Some(loc), Some(uuid)) = (&h.cluster_id, h.location_id, &h.object_uuid) {
-            write!(out, ": clusterID {cluster}, pool/filesystem id {loc}, uuid {uuid}")?;
+        if let (Some(cluster), Some(loc), Some(uuid)) =
+            (&h.cluster_id, h.location_id, &h.object_uuid)
+        {
+            write!(
+                out,
+                ": clusterID {cluster}, pool/filesystem id {loc}, uuid {uuid}"
+            )?;
         }
         if let Some(e) = &h.error {
             write!(out, ": ceph-csi says \"{e}\"")?;
@@ -171,12 +222,24 @@ fn write_volume(out: &mut impl Write, v: &VolumeVerdict, a: &Assumptions) -> std
             writeln!(out, "    (nothing changes)")?;
         }
         for (i, step) in chapter.steps.iter().enumerate() {
-            writeln!(out, "    {}. {}: {}", i + 1, step.actor.as_str(), step.action)?;
+            writeln!(
+                out,
+                "    {}. {}: {}",
+                i + 1,
+                step.actor.as_str(),
+                step.action
+            )?;
         }
     }
 
     writeln!(out, "\nVerdict:")?;
-    writeln!(out, "  on delete ({}): {} — {}", v.next_deletion.describe(), v.on_delete.as_str(), v.on_delete_reason)?;
+    writeln!(
+        out,
+        "  on delete ({}): {} — {}",
+        v.next_deletion.describe(),
+        v.on_delete.as_str(),
+        v.on_delete_reason
+    )?;
     match &v.stuck_reason {
         Some(why) => writeln!(out, "  stuck now: yes — {why}")?,
         None => writeln!(out, "  stuck now: no")?,
@@ -194,7 +257,14 @@ fn write_volume(out: &mut impl Write, v: &VolumeVerdict, a: &Assumptions) -> std
     if !v.findings.is_empty() {
         writeln!(out, "\nFindings:")?;
         for f in &v.findings {
-            writeln!(out, "  {:<7} {}: {}\n          fix: {}", f.severity.as_str(), f.rule, f.message, f.remedy)?;
+            writeln!(
+                out,
+                "  {:<7} {}: {}\n          fix: {}",
+                f.severity.as_str(),
+                f.rule,
+                f.message,
+                f.remedy
+            )?;
         }
     }
     if !v.remedies.is_empty() {

@@ -17,7 +17,11 @@ pub struct Json {
 
 impl Json {
     pub fn new(out: Stdout) -> Json {
-        Json { out: BufWriter::with_capacity(1 << 16, out), volumes: 0, claims: None }
+        Json {
+            out: BufWriter::with_capacity(1 << 16, out),
+            volumes: 0,
+            claims: None,
+        }
     }
 }
 
@@ -25,13 +29,15 @@ impl Sink for Json {
     fn begin(&mut self, header: &Header<'_>) -> anyhow::Result<()> {
         write!(
             self.out,
-            "{{\"apiVersion\":\"pvwarden.io/v1\",\"kind\":\"AuditReport\",\"schemaVersion\":{}",
-            SCHEMA_VERSION
+            "{{\"apiVersion\":\"pvwarden.io/v1\",\"kind\":\"AuditReport\",\"schemaVersion\":{SCHEMA_VERSION}"
         )?;
         for (key, value) in [
             ("assumptions", serde_json::to_string(header.assumptions)?),
             ("now", serde_json::to_string(&header.now)?),
-            ("stuckAfter", format!("\"{}s\"", header.stuck_after.as_secs())),
+            (
+                "stuckAfter",
+                format!("\"{}s\"", header.stuck_after.as_secs()),
+            ),
             ("input", serde_json::to_string(header.input)?),
         ] {
             write!(self.out, ",\"{key}\":{value}")?;
@@ -51,7 +57,7 @@ impl Sink for Json {
     }
 
     fn claim(&mut self, verdict: &ClaimVerdict) -> anyhow::Result<()> {
-        let count = self.claims.get_or_insert_with(|| 0);
+        let count = self.claims.get_or_insert(0);
         if *count == 0 {
             self.out.write_all(b"],\"claims\":[")?;
         } else {
@@ -67,7 +73,7 @@ impl Sink for Json {
         if self.claims.is_none() {
             self.out.write_all(b"],\"claims\":[")?;
         }
-        write!(self.out, "],\"summary\":{}}}\n", serde_json::to_string(summary)?)?;
+        writeln!(self.out, "],\"summary\":{}}}", serde_json::to_string(summary)?)?;
         self.out.flush()?;
         Ok(())
     }
@@ -83,14 +89,21 @@ pub struct Yaml {
 
 impl Sink for Yaml {
     fn begin(&mut self, header: &Header<'_>) -> anyhow::Result<()> {
-        self.doc.insert("apiVersion".into(), "pvwarden.io/v1".into());
+        self.doc
+            .insert("apiVersion".into(), "pvwarden.io/v1".into());
         self.doc.insert("kind".into(), "AuditReport".into());
-        self.doc.insert("schemaVersion".into(), SCHEMA_VERSION.into());
-        self.doc.insert("assumptions".into(), serde_json::to_value(header.assumptions)?);
-        self.doc.insert("now".into(), serde_json::to_value(header.now)?);
+        self.doc
+            .insert("schemaVersion".into(), SCHEMA_VERSION.into());
+        self.doc.insert(
+            "assumptions".into(),
+            serde_json::to_value(header.assumptions)?,
+        );
+        self.doc
+            .insert("now".into(), serde_json::to_value(header.now)?);
         let stuck_after = format!("{}s", header.stuck_after.as_secs());
         self.doc.insert("stuckAfter".into(), stuck_after.into());
-        self.doc.insert("input".into(), serde_json::to_value(header.input)?);
+        self.doc
+            .insert("input".into(), serde_json::to_value(header.input)?);
         Ok(())
     }
 
@@ -105,9 +118,16 @@ impl Sink for Yaml {
     }
 
     fn finish(&mut self, summary: &Summary) -> anyhow::Result<()> {
-        self.doc.insert("volumes".into(), Value::Array(std::mem::take(&mut self.volumes)));
-        self.doc.insert("claims".into(), Value::Array(std::mem::take(&mut self.claims)));
-        self.doc.insert("summary".into(), serde_json::to_value(summary)?);
+        self.doc.insert(
+            "volumes".into(),
+            Value::Array(std::mem::take(&mut self.volumes)),
+        );
+        self.doc.insert(
+            "claims".into(),
+            Value::Array(std::mem::take(&mut self.claims)),
+        );
+        self.doc
+            .insert("summary".into(), serde_json::to_value(summary)?);
         let text = serde_saphyr::to_string(&Value::Object(std::mem::take(&mut self.doc)))?;
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())?;

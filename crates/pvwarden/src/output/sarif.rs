@@ -57,7 +57,10 @@ impl Sink for Sarif {
     }
 
     fn claim(&mut self, verdict: &ClaimVerdict) -> anyhow::Result<()> {
-        let object = format!("PersistentVolumeClaim {}/{}", verdict.namespace, verdict.name);
+        let object = format!(
+            "PersistentVolumeClaim {}/{}",
+            verdict.namespace, verdict.name
+        );
         self.add(&verdict.findings, &verdict.origin, &object);
         Ok(())
     }

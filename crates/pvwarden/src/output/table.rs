@@ -25,7 +25,10 @@ struct Cell {
 }
 
 fn cell(text: impl Into<String>) -> Cell {
-    Cell { text: text.into(), paint: None }
+    Cell {
+        text: text.into(),
+        paint: None,
+    }
 }
 
 const RED: &str = "\x1b[31m";
@@ -39,7 +42,14 @@ impl Table {
             ColorChoice::Never => false,
             ColorChoice::Auto => out.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         };
-        Table { out, wide, color, volumes: Vec::new(), claims: Vec::new(), assumptions: String::new() }
+        Table {
+            out,
+            wide,
+            color,
+            volumes: Vec::new(),
+            claims: Vec::new(),
+            assumptions: String::new(),
+        }
     }
 
     fn write_rows(&mut self, headers: &[&str], rows: &[Vec<Cell>]) -> std::io::Result<()> {
@@ -52,11 +62,20 @@ impl Table {
         let last = headers.len() - 1;
         for (i, h) in headers.iter().enumerate() {
             let sep = if i == last { "\n" } else { "   " };
-            write!(self.out, "{:<width$}{sep}", h, width = if i == last { 0 } else { widths[i] })?;
+            write!(
+                self.out,
+                "{:<width$}{sep}",
+                h,
+                width = if i == last { 0 } else { widths[i] }
+            )?;
         }
         for row in rows {
             for (i, c) in row.iter().enumerate() {
-                let pad = if i == last { 0 } else { widths[i] - c.text.chars().count() };
+                let pad = if i == last {
+                    0
+                } else {
+                    widths[i] - c.text.chars().count()
+                };
                 match (self.color, c.paint) {
                     (true, Some(p)) => write!(self.out, "{p}{}\x1b[0m", c.text)?,
                     _ => write!(self.out, "{}", c.text)?,
@@ -93,12 +112,18 @@ fn outcome(on_delete: OnDelete) -> Cell {
         OnDelete::Unknown => Some(YELLOW),
         OnDelete::Deleted | OnDelete::Kept => None,
     };
-    Cell { text: on_delete.as_str().to_owned(), paint }
+    Cell {
+        text: on_delete.as_str().to_owned(),
+        paint,
+    }
 }
 
 fn yes_no(stuck: bool) -> Cell {
     if stuck {
-        Cell { text: "yes".into(), paint: Some(RED) }
+        Cell {
+            text: "yes".into(),
+            paint: Some(RED),
+        }
     } else {
         cell("no")
     }
@@ -115,7 +140,11 @@ impl Sink for Table {
     }
 
     fn volume(&mut self, v: &VolumeVerdict) -> anyhow::Result<()> {
-        let phase = if v.terminating { format!("{} (Terminating)", v.phase) } else { v.phase.into() };
+        let phase = if v.terminating {
+            format!("{} (Terminating)", v.phase)
+        } else {
+            v.phase.into()
+        };
         let mut row = vec![
             cell(v.name.clone()),
             cell(v.driver.clone()),
@@ -126,8 +155,11 @@ impl Sink for Table {
             yes_no(v.stuck),
         ];
         if self.wide {
-            let blocking =
-                if v.blocking_finalizers.is_empty() { "-".into() } else { v.blocking_finalizers.join(",") };
+            let blocking = if v.blocking_finalizers.is_empty() {
+                "-".into()
+            } else {
+                v.blocking_finalizers.join(",")
+            };
             row.push(cell(blocking));
             row.push(cell(v.origin.to_string()));
         }
@@ -152,8 +184,15 @@ impl Sink for Table {
     }
 
     fn finish(&mut self, summary: &Summary) -> anyhow::Result<()> {
-        let mut headers =
-            vec!["NAME", "DRIVER", "PROVISIONING", "POLICY", "PHASE", "ON-DELETE", "STUCK"];
+        let mut headers = vec![
+            "NAME",
+            "DRIVER",
+            "PROVISIONING",
+            "POLICY",
+            "PHASE",
+            "ON-DELETE",
+            "STUCK",
+        ];
         if self.wide {
             headers.extend(["BLOCKING", "ORIGIN"]);
         }
@@ -172,18 +211,28 @@ impl Sink for Table {
             headers.push("FINDING");
             self.write_rows(&headers, &claims)?;
         }
-        let findings: Vec<String> =
-            summary.findings.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        let findings: Vec<String> = summary
+            .findings
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect();
         writeln!(
             self.out,
             "\n{} volumes, {} claims, {} stuck; findings: {}; {}",
             summary.volumes,
             summary.claims,
             summary.stuck_volumes + summary.stuck_claims,
-            if findings.is_empty() { "none".into() } else { findings.join(", ") },
+            if findings.is_empty() {
+                "none".into()
+            } else {
+                findings.join(", ")
+            },
             self.assumptions
         )?;
-        writeln!(self.out, "run `pvwarden explain NAME` for the story of one volume")?;
+        writeln!(
+            self.out,
+            "run `pvwarden explain NAME` for the story of one volume"
+        )?;
         self.out.flush()?;
         Ok(())
     }
