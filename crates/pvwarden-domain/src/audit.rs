@@ -157,7 +157,7 @@ impl<'a> Auditor<'a> {
             .volume_name
             .as_deref()
             .and_then(|name| self.inventory.pv(name))
-            .filter(|pv| claim_matches(pv, claim));
+            .filter(|pv| claim_matches(pv, claim) || pv.claim_ref.is_none());
         let on_delete = match bound_pv {
             Some(pv) => volumes.get(&pv.name).copied().unwrap_or(OnDelete::Unknown),
             None => OnDelete::Kept,
@@ -241,7 +241,7 @@ fn run(sim: &Sim<'_>) -> Outcome {
         });
     }
 
-    let (on_delete, reason) = on_delete(sim, &state);
+    let (on_delete, mut reason) = on_delete(sim, &state);
     let blocking = if on_delete == OnDelete::Hangs && !state.deleting {
         // Nothing deletes the PV object by itself; show what would hold it
         // when someone does.
@@ -260,6 +260,9 @@ fn run(sim: &Sim<'_>) -> Outcome {
         // Gone, or waiting for a person (Released with Retain): nothing holds it.
         Vec::new()
     };
+    if on_delete == OnDelete::Hangs {
+        reason = hang_reason(&state, &blocking);
+    }
     Outcome {
         settled,
         last: state,
@@ -342,19 +345,7 @@ fn on_delete(sim: &Sim<'_>, s: &State) -> (OnDelete, String) {
                 ),
             );
         }
-        let held = if s.finalizers.is_empty() {
-            "nothing deletes it".to_owned()
-        } else {
-            format!("held by {}", s.finalizers.join(", "))
-        };
-        let why = s
-            .failures
-            .last()
-            .map_or(String::new(), |f| format!(": {f}"));
-        return (
-            OnDelete::Hangs,
-            format!("the PV never goes away, {held}{why}"),
-        );
+        return (OnDelete::Hangs, String::new());
     }
     match s.fate {
         Some(Fate::Destroyed) => (
@@ -373,6 +364,20 @@ fn on_delete(sim: &Sim<'_>, s: &State) -> (OnDelete, String) {
     }
 }
 
+/// Why a PV hangs: what holds it, and what keeps failing.
+fn hang_reason(s: &State, blocking: &[String]) -> String {
+    let held = match (blocking.is_empty(), s.deleting) {
+        (false, _) => format!("held by {}", blocking.join(", ")),
+        (true, true) => "although no finalizer is left".to_owned(),
+        (true, false) => "and nothing deletes it (once someone deletes the PV object, it goes at \
+                          once)"
+            .to_owned(),
+    };
+    let why = s.failures.last().map_or(String::new(), |f| format!("; every delete call fails: {f}"));
+    let phase = if s.deleting { "terminating" } else { s.phase.as_str() };
+    format!("the PV never goes away by itself: it stays {phase}, {held}{why}")
+}
+
 fn untouched(sim: &Sim<'_>, s: &State) -> (OnDelete, String) {
     if let Backend::PoolMissing(why) | Backend::Gone(why) = &sim.backend {
         return (
@@ -387,12 +392,14 @@ fn untouched(sim: &Sim<'_>, s: &State) -> (OnDelete, String) {
         } else {
             "its storage (which may have been provisioned for it)"
         };
+        let how = if s.fate == Some(Fate::Untouched) {
+            "the driver answers OK without deleting anything"
+        } else {
+            "no delete call reaches the driver"
+        };
         return (
             OnDelete::Orphaned,
-            format!(
-                "the PV goes without any delete call reaching the driver; {what} stays \
-                     behind with nothing pointing at it"
-            ),
+            format!("the PV goes, but {how}; {what} stays behind with nothing pointing at it"),
         );
     }
     (

@@ -48,6 +48,7 @@ pub struct Inventory {
     claims: Vec<ClaimFacts>,
     claim_index: HashMap<(String, String), usize>,
     claim_uids: HashSet<String>,
+    claims_by_volume: HashMap<String, usize>,
     classes: HashMap<String, ClassFacts>,
     csi_drivers: HashSet<String>,
     attachments: Vec<AttachmentFacts>,
@@ -132,6 +133,11 @@ impl Inventory {
     pub fn claim(&self, namespace: &str, name: &str) -> Option<&ClaimFacts> {
         let key = (namespace.to_owned(), name.to_owned());
         self.claim_index.get(&key).map(|&i| &self.claims[i])
+    }
+
+    /// The claim whose `spec.volumeName` names this PV, if any.
+    pub fn claim_naming(&self, pv: &str) -> Option<&ClaimFacts> {
+        self.claims_by_volume.get(pv).map(|&i| &self.claims[i])
     }
 
     /// Returns true when some claim in the input has this uid.
@@ -386,12 +392,19 @@ impl Inventory {
             self.claim_uids.insert(uid.clone());
         }
         let key = (namespace, name);
-        match self.claim_index.get(&key) {
-            Some(&i) => self.claims[i] = facts,
+        let index = match self.claim_index.get(&key) {
+            Some(&i) => {
+                self.claims[i] = facts;
+                i
+            }
             None => {
                 self.claim_index.insert(key, self.claims.len());
                 self.claims.push(facts);
+                self.claims.len() - 1
             }
+        };
+        if let Some(volume) = &self.claims[index].volume_name {
+            self.claims_by_volume.insert(volume.clone(), index);
         }
         Ok(())
     }

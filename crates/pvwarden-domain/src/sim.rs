@@ -186,7 +186,10 @@ impl Sim<'_> {
 
     fn claim_link(&self) -> ClaimLink {
         let Some(claim_ref) = &self.pv.claim_ref else {
-            return ClaimLink::None;
+            // A claim that names an unbound PV in spec.volumeName gets it.
+            let unbound = matches!(self.pv.phase, None | Some(Phase::Pending | Phase::Available));
+            let named = self.inventory.claim_naming(&self.pv.name).is_some();
+            return if unbound && named { ClaimLink::Bound } else { ClaimLink::None };
         };
         match self.inventory.claim(&claim_ref.namespace, &claim_ref.name) {
             Some(claim) => match (&claim_ref.uid, &claim.uid) {

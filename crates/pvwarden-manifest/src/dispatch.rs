@@ -96,10 +96,15 @@ pub(crate) fn read_rest<'de, A: MapAccess<'de>>(
 
     let kind = seen.kind.as_deref().unwrap_or_default();
     match Known::lookup(seen.api_version.as_deref(), kind) {
-        Some(known) => known.decode(MapAccessDeserializer::new(rest)).map(Outcome::Object),
+        Some(known) => known
+            .decode(MapAccessDeserializer::new(rest))
+            .map(Outcome::Object),
         None => {
             rest.skip()?;
-            Ok(Outcome::Skipped(kind::skip_key(seen.api_version.as_deref(), kind)))
+            Ok(Outcome::Skipped(kind::skip_key(
+                seen.api_version.as_deref(),
+                kind,
+            )))
         }
     }
 }
@@ -216,6 +221,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
 

@@ -249,9 +249,10 @@ impl Error {
             | Error::NotAnObject { at, .. }
             | Error::MissingKind { at, .. }
             | Error::Decode { at, .. } => Some(at),
-            Error::Open { .. } | Error::ListDir { .. } | Error::Binary { .. } | Error::Empty { .. } => {
-                None
-            }
+            Error::Open { .. }
+            | Error::ListDir { .. }
+            | Error::Binary { .. }
+            | Error::Empty { .. } => None,
         }
     }
 
@@ -272,6 +273,7 @@ impl Error {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
 

@@ -49,11 +49,14 @@ pub(crate) fn walk(dir: &Path, out: &mut dyn FnMut(Entry)) {
 }
 
 fn is_manifest(path: &Path) -> bool {
-    let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
     extension.is_some_and(|e| EXTENSIONS.contains(&e.as_str()))
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
 
@@ -64,7 +67,15 @@ mod tests {
         for dir in ["b", ".git", "a"] {
             fs::create_dir_all(root.join(dir)).unwrap();
         }
-        for file in ["b/z.yml", "b/a.json", "a/x.yaml", ".git/c.yaml", "c.txt", "d.YAML", ".e.yaml"] {
+        for file in [
+            "b/z.yml",
+            "b/a.json",
+            "a/x.yaml",
+            ".git/c.yaml",
+            "c.txt",
+            "d.YAML",
+            ".e.yaml",
+        ] {
             fs::write(root.join(file), "").unwrap();
         }
         let mut found = Vec::new();

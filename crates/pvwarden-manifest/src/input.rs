@@ -58,7 +58,11 @@ pub(crate) struct Input<'r> {
 
 impl<'r> Input<'r> {
     /// Wraps a reader; `path` is given only for regular files.
-    pub(crate) fn new(inner: Box<dyn Read + 'r>, path: Option<PathBuf>, max_look_ahead: u64) -> Self {
+    pub(crate) fn new(
+        inner: Box<dyn Read + 'r>,
+        path: Option<PathBuf>,
+        max_look_ahead: u64,
+    ) -> Self {
         Input {
             path,
             inner,
@@ -138,7 +142,9 @@ impl<'r> Input<'r> {
         loop {
             let bytes = self.fill(want)?;
             let ended = bytes.len() < want;
-            let text = bytes.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(bytes);
+            let text = bytes
+                .strip_prefix(b"\xef\xbb\xbf".as_slice())
+                .unwrap_or(bytes);
             match text.iter().find(|b| !b.is_ascii_whitespace()) {
                 Some(b'{' | b'[') => return Ok(Sniff::Json),
                 Some(_) => return Ok(Sniff::Yaml),
@@ -161,7 +167,8 @@ impl<'r> Input<'r> {
         if let Some(path) = &self.path {
             // A regular file is read again from here rather than buffered.
             let mut file = File::open(path).map_err(LookAheadError::Io)?;
-            file.seek(SeekFrom::Start(self.offset)).map_err(LookAheadError::Io)?;
+            file.seek(SeekFrom::Start(self.offset))
+                .map_err(LookAheadError::Io)?;
             let mut chunk = vec![0; CHUNK];
             loop {
                 let n = match file.read(&mut chunk) {
@@ -204,6 +211,7 @@ impl<'r> Input<'r> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
 

@@ -64,26 +64,60 @@ struct List {
 
 /// Reads a top-level object: either a list, whose items are read one by one,
 /// or an object, whose bytes are kept and decoded whole.
-fn read_object(scan: &mut Scanner<'_>, report: &mut Report<'_>, limits: Limits) -> Result<(), Fail> {
+fn read_object(
+    scan: &mut Scanner<'_>,
+    report: &mut Report<'_>,
+    limits: Limits,
+) -> Result<(), Fail> {
     report.summary.documents += 1;
     let (line, column) = (scan.input.line(), scan.input.column());
     let mut capture = Capture::new(limits.object_bytes);
     scan.expect(b'{', &mut capture, "expected an object")?;
     let mut list: Option<List> = None;
     let mut seen = Seen::default();
-    let mut first = true;
+    match read_entries(scan, report, limits, &mut capture, &mut list, &mut seen) {
+        Ok(()) => {}
+        // A malformed entry: the object ends at its closing bracket, found by the scanner.
+        Err(fail) if matches!(fail.problem, Problem::Syntax(_)) => {
+            let error = failure(fail, report);
+            scan.skip_object_rest()?;
+            report.error(error);
+            return Ok(());
+        }
+        Err(fail) => return Err(fail),
+    }
 
+    if list.is_some() {
+        return Ok(());
+    }
+    if capture.truncated {
+        report.error(too_large(report, line, limits));
+        return Ok(());
+    }
+    decode(&capture.bytes, line, column, &mut || None, report);
+    Ok(())
+}
+
+/// Reads the entries of a top-level object, up to and including its closing bracket.
+fn read_entries(
+    scan: &mut Scanner<'_>,
+    report: &mut Report<'_>,
+    limits: Limits,
+    capture: &mut Capture,
+    list: &mut Option<List>,
+    seen: &mut Seen,
+) -> Result<(), Fail> {
+    let mut first = true;
     loop {
-        if scan.peek(&mut capture)? == Some(b'}') {
-            scan.expect(b'}', &mut capture, "expected `}`")?;
-            break;
+        if scan.peek(capture)? == Some(b'}') {
+            return scan.expect(b'}', capture, "expected `}`");
         }
         if !std::mem::take(&mut first) {
-            scan.expect(b',', &mut capture, "expected `,` or `}` after an object entry")?;
+            scan.expect(b',', capture, "expected `,` or `}` after an object entry")?;
         }
-        let key = read_key(scan, &mut capture)?;
-        scan.expect(b':', &mut capture, "expected `:` after an object key")?;
-        let next = scan.peek(&mut capture)?;
+        let key = read_key(scan, capture)?;
+        scan.expect(b':', capture, "expected `:` after an object key")?;
+        let next = scan.peek(capture)?;
 
         let kind = seen.kind.as_deref();
         let items_of_list = key == "items" && next == Some(b'[') && list.is_none();
@@ -105,7 +139,7 @@ fn read_object(scan: &mut Scanner<'_>, report: &mut Report<'_>, limits: Limits) 
             scan.string(&mut value)?;
             capture.push(&value.bytes);
             let text = serde_json::from_slice::<String>(&value.bytes).ok();
-            let slot = match &mut list {
+            let slot = match list {
                 Some(list) if key == "kind" => &mut list.kind,
                 Some(list) => &mut list.api_version,
                 None if key == "kind" => &mut seen.kind,
@@ -113,19 +147,9 @@ fn read_object(scan: &mut Scanner<'_>, report: &mut Report<'_>, limits: Limits) 
             };
             *slot = text;
         } else {
-            scan.value(&mut capture)?;
+            scan.value(capture)?;
         }
     }
-
-    if list.is_some() {
-        return Ok(());
-    }
-    if capture.truncated {
-        report.error(too_large(report, line, limits));
-        return Ok(());
-    }
-    decode(&capture.bytes, line, column, &mut || None, report);
-    Ok(())
 }
 
 /// Reads a key string and decodes it.
@@ -153,7 +177,11 @@ fn read_items(
             return scan.expect(b']', &mut Capture::off(), "expected `]`");
         }
         if !std::mem::take(&mut first) {
-            scan.expect(b',', &mut Capture::off(), "expected `,` or `]` after a list item")?;
+            scan.expect(
+                b',',
+                &mut Capture::off(),
+                "expected `,` or `]` after a list item",
+            )?;
         }
 
         let next = scan.peek(&mut Capture::off())?;

@@ -128,6 +128,7 @@ pub(crate) fn skip_key(api_version: Option<&str>, kind: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
 

@@ -172,7 +172,10 @@ impl Reader {
         for path in paths {
             if path.as_os_str() == "-" {
                 report.set_file(Arc::from("-"));
-                self.read_input(Input::new(Box::new(std::io::stdin().lock()), None, self.max_look_ahead), &mut report);
+                self.read_input(
+                    Input::new(Box::new(std::io::stdin().lock()), None, self.max_look_ahead),
+                    &mut report,
+                );
                 continue;
             }
             match std::fs::metadata(path) {
@@ -202,7 +205,10 @@ impl Reader {
         sink: &mut dyn FnMut(Result<Located<Object>, Error>),
     ) -> Summary {
         let mut report = Report::new(Arc::from(name), sink);
-        self.read_input(Input::new(Box::new(input), None, self.max_look_ahead), &mut report);
+        self.read_input(
+            Input::new(Box::new(input), None, self.max_look_ahead),
+            &mut report,
+        );
         report.summary
     }
 
@@ -218,7 +224,10 @@ impl Reader {
         // Only a regular file can be opened again for look-ahead; a FIFO cannot.
         let seekable = file.metadata().is_ok_and(|m| m.is_file());
         let again = seekable.then(|| path.to_owned());
-        self.read_input(Input::new(Box::new(file), again, self.max_look_ahead), report);
+        self.read_input(
+            Input::new(Box::new(file), again, self.max_look_ahead),
+            report,
+        );
     }
 
     fn read_input(&self, mut input: Input<'_>, report: &mut Report<'_>) {

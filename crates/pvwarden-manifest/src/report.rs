@@ -35,7 +35,9 @@ impl<'s> Report<'s> {
     /// A location in the current file; a zero column means unknown.
     pub(crate) fn at(&self, line: u64, column: Option<u64>) -> Location {
         let line = u32::try_from(line).unwrap_or(u32::MAX);
-        let column = column.filter(|&c| c > 0).map(|c| u32::try_from(c).unwrap_or(u32::MAX));
+        let column = column
+            .filter(|&c| c > 0)
+            .map(|c| u32::try_from(c).unwrap_or(u32::MAX));
         Location::new(Arc::clone(&self.file), line, column)
     }
 

@@ -42,7 +42,13 @@ pub(crate) fn fixed_objects() -> Vec<Value> {
     vec![
         storage_class("ceph-block", RBD, rbd, "Delete", true),
         storage_class("ceph-filesystem", CEPHFS, cephfs, "Delete", true),
-        storage_class("gp3", "ebs.csi.aws.com", json!({"type": "gp3"}), "Delete", false),
+        storage_class(
+            "gp3",
+            "ebs.csi.aws.com",
+            json!({"type": "gp3"}),
+            "Delete",
+            false,
+        ),
         storage_class(
             "nfs-csi",
             "nfs.csi.k8s.io",
@@ -63,7 +69,13 @@ fn merge(into: &mut Value, from: Value) {
     }
 }
 
-fn storage_class(name: &str, provisioner: &str, parameters: Value, reclaim: &str, default: bool) -> Value {
+fn storage_class(
+    name: &str,
+    provisioner: &str,
+    parameters: Value,
+    reclaim: &str,
+    default: bool,
+) -> Value {
     json!({
         "allowVolumeExpansion": true,
         "apiVersion": "storage.k8s.io/v1",
@@ -155,7 +167,10 @@ pub(crate) fn volume(rng: &mut Rng, index: u64) -> (Value, Option<Value>) {
     let size = *rng.pick(SIZES);
     let claim_uid = rng.uuid();
     let created = timestamp(rng);
-    let dynamic = matches!(source, Source::Rbd | Source::CephFs | Source::Ebs | Source::Nfs);
+    let dynamic = matches!(
+        source,
+        Source::Rbd | Source::CephFs | Source::Ebs | Source::Nfs
+    );
     let pv_name = if dynamic {
         format!("pvc-{claim_uid}")
     } else {
@@ -171,7 +186,10 @@ pub(crate) fn volume(rng: &mut Rng, index: u64) -> (Value, Option<Value>) {
             "volume.kubernetes.io/provisioner-deletion-secret-name": "rook-csi-provisioner",
             "volume.kubernetes.io/provisioner-deletion-secret-namespace": "rook-ceph",
         });
-        finalizers.insert(0, json!("external-provisioner.volume.kubernetes.io/finalizer"));
+        finalizers.insert(
+            0,
+            json!("external-provisioner.volume.kubernetes.io/finalizer"),
+        );
     }
     let reclaim = if dynamic { "Delete" } else { "Retain" };
     let phase = match state {
@@ -266,7 +284,11 @@ fn claim_annotations(dynamic: bool, driver: &str) -> Value {
 }
 
 /// The class, the driver, and the `spec` fields that say where the data is.
-fn volume_source(rng: &mut Rng, source: &Source, index: u64) -> (&'static str, &'static str, Value) {
+fn volume_source(
+    rng: &mut Rng,
+    source: &Source,
+    index: u64,
+) -> (&'static str, &'static str, Value) {
     let secrets = |name: &str| {
         json!({
             "controllerExpandSecretRef": {"name": format!("{name}-provisioner"), "namespace": "rook-ceph"},
@@ -337,7 +359,7 @@ fn volume_source(rng: &mut Rng, source: &Source, index: u64) -> (&'static str, &
             ("", CEPHFS, json!({"csi": csi}))
         }
         Source::Ebs => {
-            let id = rng.next_u64() & 0xffff_ffff_ffff_ffff;
+            let id = rng.next_u64();
             let csi = json!({
                 "driver": "ebs.csi.aws.com",
                 "fsType": "ext4",
@@ -372,7 +394,10 @@ fn volume_source(rng: &mut Rng, source: &Source, index: u64) -> (&'static str, &
 fn ceph_handle(rng: &mut Rng, pool: u64, uuid: &str) -> String {
     // Pool ids stay small in practice; vary them a little around the class's pool.
     let pool = pool + rng.below(2) * 10;
-    format!("0001-{:04x}-{CLUSTER_ID}-{pool:016x}-{uuid}", CLUSTER_ID.len())
+    format!(
+        "0001-{:04x}-{CLUSTER_ID}-{pool:016x}-{uuid}",
+        CLUSTER_ID.len()
+    )
 }
 
 fn timestamp(rng: &mut Rng) -> String {
@@ -388,6 +413,7 @@ fn timestamp(rng: &mut Rng) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
 

@@ -34,9 +34,9 @@ impl<'w> Writer<'w> {
     pub(crate) fn begin(&mut self) -> io::Result<()> {
         match (self.format, self.layout) {
             (Format::Yaml, Layout::List) => self.out.write_all(b"apiVersion: v1\nitems:\n"),
-            (Format::Json, Layout::List) => {
-                self.out.write_all(b"{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n")
-            }
+            (Format::Json, Layout::List) => self
+                .out
+                .write_all(b"{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n"),
             (_, Layout::Stream) => Ok(()),
         }
     }
@@ -82,9 +82,9 @@ impl<'w> Writer<'w> {
 
     pub(crate) fn end(mut self) -> io::Result<()> {
         match (self.format, self.layout) {
-            (Format::Yaml, Layout::List) => {
-                self.out.write_all(b"kind: List\nmetadata:\n  resourceVersion: \"\"\n")?
-            }
+            (Format::Yaml, Layout::List) => self
+                .out
+                .write_all(b"kind: List\nmetadata:\n  resourceVersion: \"\"\n")?,
             (Format::Json, Layout::List) => self.out.write_all(
                 b"\n    ],\n    \"kind\": \"List\",\n    \"metadata\": {\n        \
                   \"resourceVersion\": \"\"\n    }\n}\n",
@@ -104,7 +104,8 @@ fn yaml_root(out: &mut Vec<u8>, value: &Value, indent: usize, dash: bool) -> io:
 }
 
 fn json_pretty(out: &mut Vec<u8>, value: &Value) -> io::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(out, PrettyFormatter::with_indent(b"    "));
+    let mut ser =
+        serde_json::Serializer::with_formatter(out, PrettyFormatter::with_indent(b"    "));
     value.serialize(&mut ser).map_err(io::Error::other)
 }
 
@@ -211,6 +212,7 @@ fn needs_quotes(text: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -61,13 +61,14 @@ fn parse_duration(s: &str) -> Result<jiff::SignedDuration, String> {
     let n: i64 = number
         .parse()
         .map_err(|_| format!("expected e.g. 30m, 1h or 2d, got {s:?}"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" | "" => n * 60,
-        "h" => n * 3_600,
-        "d" => n * 86_400,
+    let scale = match unit {
+        "s" => 1,
+        "m" | "" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
         _ => return Err(format!("expected a unit of s, m, h or d, got {s:?}")),
     };
+    let secs = n.checked_mul(scale).ok_or_else(|| format!("{s:?} is too long a duration"))?;
     Ok(jiff::SignedDuration::from_secs(secs))
 }
 
@@ -190,6 +191,7 @@ impl Logging {
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_writer(std::io::stderr);
         match self.log_format {
             LogFormat::Text => builder.init(),

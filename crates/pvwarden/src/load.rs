@@ -47,13 +47,13 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<Loaded> {
     let summary: Summary = Reader::new().read_paths(&paths, &mut |item| match item {
         Ok(located) => {
             if let Err(err) = inventory.add(located) {
-                tracing::warn!(error = %err, "object rejected");
-                errors.push(err.to_string());
+                tracing::debug!(error = %err, "object rejected");
+                errors.push(chain(&err));
             }
         }
         Err(err) => {
-            tracing::warn!(error = %err, "input error");
-            errors.push(err.to_string());
+            tracing::debug!(error = %err, "input error");
+            errors.push(chain(&err));
         }
     });
     let report = InputReport {
@@ -74,6 +74,21 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<Loaded> {
         settings,
         report,
     })
+}
+
+/// An error with its causes, `outer: inner: innermost`.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn assumptions(args: &ModelArgs, inventory: &Inventory) -> Assumptions {

@@ -187,8 +187,19 @@ impl<'r> Scanner<'r> {
 
     /// Scans an object or array, starting at its opening bracket.
     fn composite(&mut self, capture: &mut Capture) -> Result<(), Fail> {
+        self.close(capture, Vec::new())
+    }
+
+    /// Skips to the end of the object the scan is in, one level down, after a
+    /// malformed entry. Bytes already consumed cannot be re-read, so this goes
+    /// by brackets and strings only; a string cut in the middle misleads it.
+    pub(crate) fn skip_object_rest(&mut self) -> Result<(), Fail> {
+        self.close(&mut Capture::off(), vec![b'}'])
+    }
+
+    /// Scans until every bracket in `closers`, and every one opened on the way, is closed.
+    fn close(&mut self, capture: &mut Capture, mut closers: Vec<u8>) -> Result<(), Fail> {
         let max_depth = self.max_depth;
-        let mut closers: Vec<u8> = Vec::new();
         let mut in_string = false;
         let mut escape = false;
         self.run(capture, |bytes| {
@@ -208,7 +219,13 @@ impl<'r> Scanner<'r> {
                     b'{' | b'[' => {
                         if closers.len() >= max_depth {
                             let limit = max_depth as u64;
-                            return Step::Bad(i, Problem::Limit { what: "nesting depth", limit });
+                            return Step::Bad(
+                                i,
+                                Problem::Limit {
+                                    what: "nesting depth",
+                                    limit,
+                                },
+                            );
                         }
                         closers.push(if b == b'{' { b'}' } else { b']' });
                     }
@@ -254,7 +271,11 @@ impl<'r> Scanner<'r> {
     }
 
     /// Feeds buffered bytes to `step` until it finds the end of the value.
-    fn run(&mut self, capture: &mut Capture, mut step: impl FnMut(&[u8]) -> Step) -> Result<(), Fail> {
+    fn run(
+        &mut self,
+        capture: &mut Capture,
+        mut step: impl FnMut(&[u8]) -> Step,
+    ) -> Result<(), Fail> {
         loop {
             let bytes = self.fill()?;
             if bytes.is_empty() {
@@ -367,6 +388,7 @@ impl KindScan {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
 
@@ -389,13 +411,17 @@ mod tests {
     fn mismatched_brackets_fail_where_they_are() {
         let mut scan = scanner("{\n  \"a\": [1}\n");
         let fail = scan.value(&mut Capture::off()).unwrap_err();
-        assert!(matches!(fail.problem, Problem::Syntax("mismatched bracket")));
+        assert!(matches!(
+            fail.problem,
+            Problem::Syntax("mismatched bracket")
+        ));
         assert_eq!((fail.line, fail.column), (2, 10));
     }
 
     #[test]
     fn deep_nesting_hits_the_limit() {
-        let mut scan = scanner("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[");
+        let mut scan =
+            scanner("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[");
         let fail = scan.value(&mut Capture::off()).unwrap_err();
         assert!(matches!(fail.problem, Problem::Limit { .. }));
     }

@@ -202,7 +202,9 @@ fn is_float(text: &str) -> bool {
     };
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     let mantissa_ok = match fraction {
-        Some(fraction) => digits(whole) && digits(fraction) && !(whole.is_empty() && fraction.is_empty()),
+        Some(fraction) => {
+            digits(whole) && digits(fraction) && !(whole.is_empty() && fraction.is_empty())
+        }
         None => !whole.is_empty() && digits(whole),
     };
     let exponent_ok = exponent.is_none_or(|e| {
@@ -271,14 +273,21 @@ impl<'r> Events<'r> {
 
     fn enter(&mut self, pos: Pos) -> Result<(), DeError> {
         if self.nesting >= self.limits.depth {
-            return Err(DeError::limit("nesting depth", self.limits.depth as u64, pos));
+            return Err(DeError::limit(
+                "nesting depth",
+                self.limits.depth as u64,
+                pos,
+            ));
         }
         self.nesting += 1;
         Ok(())
     }
 
     /// Consumes a scalar and returns its text, or fails with what was found instead.
-    fn scalar<'de, V: Visitor<'de>>(&mut self, visitor: &V) -> Result<(Cow<'static, str>, Pos), DeError> {
+    fn scalar<'de, V: Visitor<'de>>(
+        &mut self,
+        visitor: &V,
+    ) -> Result<(Cow<'static, str>, Pos), DeError> {
         let (event, pos) = self.peek()?;
         let pos = *pos;
         if !matches!(event, Event::Scalar(..)) {
@@ -304,7 +313,10 @@ impl<'r> Events<'r> {
     }
 }
 
-fn visit_text<'de, V: Visitor<'de>>(text: Cow<'static, str>, visitor: V) -> Result<V::Value, DeError> {
+fn visit_text<'de, V: Visitor<'de>>(
+    text: Cow<'static, str>,
+    visitor: V,
+) -> Result<V::Value, DeError> {
     match text {
         Cow::Owned(owned) => visitor.visit_string(owned),
         Cow::Borrowed(borrowed) => visitor.visit_str(borrowed),
@@ -352,7 +364,9 @@ impl<'de> de::Deserializer<'de> for &mut Events<'_> {
 
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let (text, pos) = self.scalar(&visitor)?;
-        visitor.visit_bytes(text.as_bytes()).map_err(|e: DeError| e.at(pos))
+        visitor
+            .visit_bytes(text.as_bytes())
+            .map_err(|e: DeError| e.at(pos))
     }
 
     fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -407,7 +421,11 @@ impl<'de> de::Deserializer<'de> for &mut Events<'_> {
         self.seq(visitor, pos)
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_seq(visitor)
     }
 
@@ -496,7 +514,10 @@ impl<'a, 'r> Map<'a, 'r> {
 impl<'de> de::MapAccess<'de> for Map<'_, '_> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         let (event, pos) = self.events.next()?;
         match event {
             Event::MappingEnd => Ok(None),
@@ -528,7 +549,10 @@ struct Seq<'a, 'r> {
 impl<'de> de::SeqAccess<'de> for Seq<'_, '_> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
         let (event, pos) = self.events.peek()?;
         let pos = *pos;
         if let Event::SequenceEnd = event {
@@ -544,6 +568,7 @@ impl<'de> de::SeqAccess<'de> for Seq<'_, '_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
 
@@ -562,6 +587,9 @@ mod tests {
         assert_eq!(plain("yes"), Resolved::Str);
         assert_eq!(plain("10Gi"), Resolved::Str);
         assert_eq!(plain("1e"), Resolved::Str);
-        assert_eq!(resolve("12", ScalarStyle::DoubleQuoted, None), Resolved::Str);
+        assert_eq!(
+            resolve("12", ScalarStyle::DoubleQuoted, None),
+            Resolved::Str
+        );
     }
 }

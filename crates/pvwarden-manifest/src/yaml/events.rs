@@ -223,7 +223,8 @@ impl<'r> Events<'r> {
                 break;
             }
             if let Some(recording) = self.recordings.pop() {
-                self.anchors.insert(recording.anchor, recording.events.into());
+                self.anchors
+                    .insert(recording.anchor, recording.events.into());
             }
         }
     }
@@ -247,8 +248,16 @@ impl<'r> Events<'r> {
             line: self.line_base.saturating_add(to_u32(err.marker().line())),
             column: to_u32(err.marker().col()).saturating_add(1),
         };
-        if let Some(io) = self.feed.borrow_mut().take_io_error() {
+        let mut feed = self.feed.borrow_mut();
+        if let Some(io) = feed.take_io_error() {
             return DeError::io(io, pos);
+        }
+        if let Some((line, column)) = feed.take_bad_utf8() {
+            let pos = Pos {
+                line: u32::try_from(line).unwrap_or(u32::MAX),
+                column: u32::try_from(column).unwrap_or(u32::MAX),
+            };
+            return DeError::encoding(pos);
         }
         match err.kind() {
             ErrorKind::InputDecoding { .. } => DeError::encoding(pos),

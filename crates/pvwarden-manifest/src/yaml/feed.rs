@@ -28,6 +28,9 @@ pub(crate) struct Feed<'r> {
     ended: bool,
     /// A read error, kept here because the parser only carries its kind.
     io_error: Option<io::Error>,
+    /// Where the first byte that is not UTF-8 is: the parser's own position
+    /// lags behind what it has read ahead.
+    bad_utf8: Option<(u64, u64)>,
 }
 
 /// A bad byte sequence: where it starts.
@@ -42,6 +45,7 @@ impl<'r> Feed<'r> {
             last_line: false,
             ended: true,
             io_error: None,
+            bad_utf8: None,
         }
     }
 
@@ -65,6 +69,11 @@ impl<'r> Feed<'r> {
     /// Takes the read error that ended the characters, if one did.
     pub(crate) fn take_io_error(&mut self) -> Option<io::Error> {
         self.io_error.take()
+    }
+
+    /// Takes the line and column of the bad byte that ended the characters, if one did.
+    pub(crate) fn take_bad_utf8(&mut self) -> Option<(u64, u64)> {
+        self.bad_utf8.take()
     }
 
     /// Hands out the next character of the current document.
@@ -106,9 +115,10 @@ impl<'r> Feed<'r> {
             match bytes.get(..len).map(std::str::from_utf8) {
                 Some(Ok(s)) => (s.chars().next().unwrap_or(char::REPLACEMENT_CHARACTER), len),
                 _ => {
+                    self.bad_utf8 = Some((self.input.line(), self.input.column()));
                     return Ok(Some(Err(ErrorKind::InputDecoding {
                         message: BAD_UTF8.to_owned(),
-                    })))
+                    })));
                 }
             }
         };
@@ -230,6 +240,7 @@ fn utf8_len(first: u8) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
 
@@ -270,6 +281,9 @@ mod tests {
     fn kind_is_found_ahead() {
         let mut feed = feed("items:\n- a: 1\nkind: \"PersistentVolumeList\" # x\n---\nkind: B\n");
         assert!(feed.start_document().unwrap());
-        assert_eq!(feed.find_kind_ahead().unwrap().as_deref(), Some("PersistentVolumeList"));
+        assert_eq!(
+            feed.find_kind_ahead().unwrap().as_deref(),
+            Some("PersistentVolumeList")
+        );
     }
 }

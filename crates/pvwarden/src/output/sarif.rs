@@ -14,6 +14,7 @@ use crate::cmd::audit_summary::Summary;
 #[derive(Default)]
 pub struct Sarif {
     results: Vec<Value>,
+    input_errors: Vec<String>,
 }
 
 fn level(severity: Severity) -> &'static str {
@@ -46,7 +47,8 @@ impl Sarif {
 }
 
 impl Sink for Sarif {
-    fn begin(&mut self, _header: &Header<'_>) -> anyhow::Result<()> {
+    fn begin(&mut self, header: &Header<'_>) -> anyhow::Result<()> {
+        self.input_errors = header.input.errors.clone();
         Ok(())
     }
 
@@ -87,6 +89,13 @@ impl Sink for Sarif {
                     "rules": rules,
                 }},
                 "results": std::mem::take(&mut self.results),
+                "invocations": [{
+                    "executionSuccessful": self.input_errors.is_empty(),
+                    "toolExecutionNotifications": self.input_errors.iter().map(|e| json!({
+                        "level": "error",
+                        "message": { "text": e },
+                    })).collect::<Vec<_>>(),
+                }],
             }],
         });
         let mut out = std::io::stdout().lock();
