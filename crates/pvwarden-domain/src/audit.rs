@@ -86,7 +86,7 @@ impl<'a> Auditor<'a> {
             sim.stalled = Some(format!(
                 "{overdue}, longer than the model expects (threshold {}); an out-of-tree \
                  actor is not finishing its work",
-                self.settings.stuck_after
+                evidence::human_duration(self.settings.stuck_after)
             ));
             outcome = run(&sim);
             if outcome.stuck.is_none() {
@@ -96,6 +96,15 @@ impl<'a> Auditor<'a> {
                 "the model expects this PV to move on by itself ({}), but {overdue}; the \
                  evidence decides: it is stuck",
                 model.as_str()
+            ));
+        }
+
+        if let (Some(failed), None, None) = (&evidence.failed_delete, &outcome.stuck, &disagreement) {
+            disagreement = Some(format!(
+                "{} VolumeFailedDelete event(s) say deleting failed ({}), but under the assumed \
+                 releases the next attempt succeeds; if the events are recent, the cluster runs \
+                 older software than assumed (see --ceph-csi-version, --provisioner-version)",
+                failed.count, failed.message
             ));
         }
 
@@ -160,6 +169,10 @@ impl<'a> Auditor<'a> {
             .filter(|pv| claim_matches(pv, claim) || pv.claim_ref.is_none());
         let on_delete = match bound_pv {
             Some(pv) => volumes.get(&pv.name).copied().unwrap_or(OnDelete::Unknown),
+            // A claim naming a PV the input lacks cannot be judged.
+            None if claim.volume_name.is_some() && self.inventory.pv(
+                claim.volume_name.as_deref().unwrap_or_default(),
+            ).is_none() => OnDelete::Unknown,
             None => OnDelete::Kept,
         };
         let (stuck, findings) = rule::check_claim(claim, bound_pv, self.inventory, &self.settings);
@@ -331,6 +344,12 @@ fn stuck_reason(sim: &Sim<'_>, s: &State) -> Option<String> {
 fn on_delete(sim: &Sim<'_>, s: &State) -> (OnDelete, String) {
     if let Some(why) = &s.unknown {
         return (OnDelete::Unknown, why.clone());
+    }
+    if s.exists && s.fate == Some(Fate::Destroyed) {
+        return (
+            OnDelete::Deleted,
+            "the volume is recycled: its files are scrubbed and the PV is offered again".into(),
+        );
     }
     if s.exists {
         let waiting = matches!(s.phase, Phase::Released | Phase::Failed | Phase::Available)

@@ -118,7 +118,8 @@ pub fn classify(pv: &PvFacts, inventory: &Inventory) -> Classification {
     let mut copied_markers = Vec::new();
     if provisioning == Provisioning::Static {
         if let Some(a) = annotation {
-            copied_markers.push(format!("annotation pv.kubernetes.io/provisioned-by={a}"));
+            let key = if pv.provisioned_by.is_some() { "provisioned-by" } else { "migrated-to" };
+            copied_markers.push(format!("annotation pv.kubernetes.io/{key}={a}"));
         }
         if has_identity {
             copied_markers.push(format!("volume attribute {ATTR_PROVISIONER_IDENTITY}"));
@@ -149,6 +150,7 @@ pub fn classify(pv: &PvFacts, inventory: &Inventory) -> Classification {
 
 /// In-tree provisioners are named `kubernetes.io/<plugin>`.
 fn is_in_tree(annotation: &str, pv: &PvFacts) -> bool {
-    matches!(pv.source, Source::InTree { .. }) && annotation.starts_with("kubernetes.io/")
-        || crate::driver::Profile::for_external_provisioner(annotation).is_some()
+    let known = annotation.starts_with("kubernetes.io/")
+        || crate::driver::Profile::for_external_provisioner(annotation).is_some();
+    matches!(pv.source, Source::InTree { .. }) && known
 }

@@ -125,7 +125,8 @@ fn backend_fact(message: &str) -> Option<Backend> {
     pool_gone.then(|| Backend::PoolMissing(message.to_owned()))
 }
 
-fn human_duration(d: SignedDuration) -> String {
+/// A duration in its largest whole unit, e.g. `3 days`.
+pub fn human_duration(d: SignedDuration) -> String {
     let secs = d.as_secs().max(0);
     let (value, unit) = match secs {
         s if s >= 2 * 86_400 * 365 => (s / (86_400 * 365), "years"),

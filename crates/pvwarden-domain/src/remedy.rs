@@ -34,9 +34,11 @@ pub(crate) fn for_volume(ctx: &VolumeContext<'_>) -> (Vec<Remedy>, Vec<String>) 
     let mut must_not = Vec::new();
     let pv = ctx.pv;
     let o = ctx.outcome;
+    // No delete call can reach the storage: the handle never decodes, the
+    // storage is already gone, or the phase is one the provisioner never deletes.
     let storage_safe = ctx.never_deletes()
         || !matches!(ctx.sim.backend, Backend::Present)
-        || ctx.classification.provisioning == Provisioning::Static;
+        || o.settled.phase == Phase::Failed;
     let troubled = o.stuck.is_some() || o.on_delete == OnDelete::Hangs;
 
     if troubled && o.blocking.iter().any(|f| f == PROVISIONER_FINALIZER) {
@@ -63,6 +65,14 @@ pub(crate) fn for_volume(ctx: &VolumeContext<'_>) -> (Vec<Remedy>, Vec<String>) 
             pv.name
         ));
     }
+    if o.stuck.is_some() && o.blocking.is_empty() && o.on_delete == OnDelete::Deleted {
+        remedies.push(Remedy {
+            action: "delete the PV object: nothing holds it, and its storage is already gone"
+                .into(),
+            command: Some(format!("kubectl delete pv {}", pv.name)),
+            why: "no delete call is needed, so nothing can be lost".into(),
+        });
+    }
     if !troubled && pv.policy == ReclaimPolicy::Delete && danger(ctx) {
         remedies.push(Remedy {
             action: "switch the PV to Retain now, before anyone deletes its claim".into(),
@@ -73,7 +83,7 @@ pub(crate) fn for_volume(ctx: &VolumeContext<'_>) -> (Vec<Remedy>, Vec<String>) 
         });
         must_not.push("do not delete the claim while the PV is Delete".into());
     }
-    if o.stuck.is_some() {
+    if o.stuck.is_some() && !pv.finalizers.is_empty() {
         must_not.push(format!(
             "do not remove every finalizer at once (kubectl patch pv {} -p \
              '{{\"metadata\":{{\"finalizers\":null}}}}'): it races with the provisioner and can \
@@ -106,7 +116,14 @@ fn provisioner_way_out(
 ) {
     let pv = ctx.pv;
     let failure = ctx.outcome.settled.failures.last().cloned();
-    if !storage_safe {
+    let is_static = ctx.classification.provisioning == Provisioning::Static;
+    if !storage_safe && is_static {
+        must_not.push(
+            "do not fix what makes DeleteVolume fail (secrets, credentials, attachments) while \
+             the policy is Delete: the next retry destroys storage that existed before the PV"
+                .into(),
+        );
+    } else if !storage_safe {
         remedies.push(Remedy {
             action: "fix what makes DeleteVolume fail; the provisioner retries and finishes by \
                      itself"
@@ -119,6 +136,8 @@ fn provisioner_way_out(
     }
     let keep = if storage_safe {
         "the storage is untouched (no delete call can reach it)"
+    } else if is_static {
+        "the pre-existing storage is kept"
     } else {
         "the storage is kept: record its handle and remove it by hand if it is not needed"
     };

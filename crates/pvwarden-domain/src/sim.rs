@@ -32,8 +32,7 @@ pub(crate) use self::provisioner::secrets as secrets_for;
 pub use self::provisioner::Owner;
 
 /// Who did something in a trace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     /// kube-controller-manager's PV controller.
     PvController,
@@ -66,6 +65,12 @@ impl Actor {
             Actor::Human => "human",
             Actor::Evidence => "evidence",
         }
+    }
+}
+
+impl Serialize for Actor {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

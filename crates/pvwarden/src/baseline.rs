@@ -40,9 +40,9 @@ impl Baseline {
             .with_context(|| format!("failed to read baseline {}", path.display()))?;
         let baseline: Baseline = serde_json::from_str(&text)
             .with_context(|| format!("failed to parse baseline {}", path.display()))?;
-        if baseline.kind != "Baseline" {
+        if baseline.kind != "Baseline" || baseline.api_version != "pvwarden.io/v1" {
             anyhow::bail!(
-                "{} is not a pvwarden baseline (kind must be Baseline)",
+                "{} is not a pvwarden baseline (apiVersion must be pvwarden.io/v1, kind Baseline)",
                 path.display()
             );
         }

@@ -50,8 +50,12 @@ impl VolumeContext<'_> {
     }
 }
 
-const PATCH_RETAIN: &str = "patch the PV to Retain (kubectl patch pv NAME --type merge -p \
-    '{\"spec\":{\"persistentVolumeReclaimPolicy\":\"Retain\"}}')";
+fn patch_retain(name: &str) -> String {
+    format!(
+        "patch the PV to Retain (kubectl patch pv {name} --type merge -p \
+         '{{\"spec\":{{\"persistentVolumeReclaimPolicy\":\"Retain\"}}}}')"
+    )
+}
 
 /// Runs every per-PV rule.
 pub(crate) fn check(ctx: &VolumeContext<'_>) -> Vec<Finding> {
@@ -76,12 +80,16 @@ fn static_delete(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
             .handle
             .and_then(|h| h.error.clone())
             .unwrap_or_else(|| "the driver cannot decode it".into());
+        let fate = if ctx.outcome.blocking.is_empty() {
+            "when its claim goes it stays Released, retried forever".to_owned()
+        } else {
+            format!("when its claim goes it hangs behind {}", ctx.outcome.blocking.join(", "))
+        };
         let message = format!(
-            "static PV with Delete whose handle the driver {} can never delete ({why}): when \
-             its claim goes it hangs behind external-provisioner.volume.kubernetes.io/finalizer",
+            "static PV with Delete whose handle the driver {} can never delete ({why}): {fate}",
             ctx.driver()
         );
-        let remedy = format!("{PATCH_RETAIN}; static volumes are created and deleted by hand");
+        let remedy = format!("{}; static volumes are created and deleted by hand", patch_retain(&ctx.pv.name));
         out.push(Finding::new(STATIC_DELETE_NEVER_DELETES, message, remedy));
     } else if ctx.outcome.last.fate == Some(crate::driver::Fate::Destroyed) {
         let sharing = ctx.sharing();
@@ -95,7 +103,7 @@ fn static_delete(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
             "static PV with Delete whose handle reaches real storage: deleting its claim \
              destroys data that existed before the PV{shared}"
         );
-        let remedy = format!("{PATCH_RETAIN} now, before anyone deletes the claim");
+        let remedy = format!("{} now, before anyone deletes the claim", patch_retain(&ctx.pv.name));
         out.push(Finding::new(STATIC_DELETE_DESTROYS_DATA, message, remedy));
     }
 }
@@ -104,15 +112,20 @@ fn stuck_or_hanging(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
     let o = ctx.outcome;
     if let Some(reason) = &o.stuck {
         let held = if o.blocking.is_empty() {
-            "no finalizer holds it once it is deleted".to_owned()
+            "; no finalizer holds it once it is deleted".to_owned()
+        } else if reason.contains("held by") {
+            String::new()
         } else {
-            format!("held by {}", o.blocking.join(", "))
+            format!("; held by {}", o.blocking.join(", "))
         };
-        let remedy = "run `pvwarden explain NAME` for the safe way out; do not remove \
-                      finalizers before reading it";
+        let remedy = format!(
+            "run `pvwarden explain {}` for the safe way out; do not remove finalizers before \
+             reading it",
+            ctx.pv.name
+        );
         out.push(Finding::new(
             PV_STUCK,
-            format!("stuck: {reason}; {held}"),
+            format!("stuck: {reason}{held}"),
             remedy,
         ));
     } else if o.on_delete == OnDelete::Hangs {
@@ -126,7 +139,7 @@ fn stuck_or_hanging(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
             out.push(Finding::new(
                 DELETE_WILL_HANG,
                 message,
-                "see `pvwarden explain NAME`",
+                format!("see `pvwarden explain {}`", ctx.pv.name),
             ));
         }
     }
@@ -179,18 +192,18 @@ fn sharing(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
             names(&sharing.same_handle)
         );
         let remedy = "keep one owner on Delete; give every other PV Retain, and for ceph-csi \
-                      a unique handle that can never decode (pvwarden share makes one)";
+                      a unique handle that can never decode";
         out.push(Finding::new(DUPLICATE_VOLUME_HANDLE, message, remedy));
     }
     let others: Vec<&PvFacts> = sharing.all().collect();
     let is_source = ctx.classification.provisioning == Provisioning::Dynamic;
     if is_source && ctx.pv.policy == ReclaimPolicy::Delete {
         let message = format!(
-            "the original of a shared volume has Delete while {} still use its storage: \
+            "the original of a shared volume has Delete while PVs {} still use its storage: \
              deleting its claim destroys their data",
             names(&others)
         );
-        let remedy = format!("{PATCH_RETAIN} until the last share is gone");
+        let remedy = format!("{} until the last share is gone", patch_retain(&ctx.pv.name));
         out.push(Finding::new(SHARE_SOURCE_DELETE, message, remedy));
         return;
     }
@@ -406,7 +419,7 @@ fn evidence(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
             out.push(Finding::new(
                 DELETE_FAILING,
                 message,
-                "see `pvwarden explain NAME`",
+                format!("see `pvwarden explain {}`", ctx.pv.name),
             ));
         }
     }

@@ -166,6 +166,15 @@ fn delete(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>, adds: bool) -> bo
             if s.failures.last() == Some(&failure) {
                 return false;
             }
+            if code == "Evidence" {
+                trace.push(Step {
+                    actor: Actor::Evidence,
+                    action: format!(
+                        "the driver model would answer OK, but the cluster's records say \
+                         otherwise: {message}"
+                    ),
+                });
+            }
             trace.push(Step {
                 actor: Actor::Provisioner,
                 action: format!(

@@ -67,14 +67,9 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         if !(args.story && matches!(args.output, Format::Json | Format::Yaml)) {
             verdict.story.clear();
         }
-        filter.apply(&mut verdict.findings, "PersistentVolume", &verdict.name);
-        tally(
-            &verdict.findings,
-            "PersistentVolume",
-            &verdict.name,
-            &mut summary,
-            &mut recorded,
-        );
+        let name = verdict.name.clone();
+        filter.apply(&mut verdict.findings, "PersistentVolume", &name, &mut recorded);
+        tally(&verdict.findings, &mut summary);
         worst = worst.max(verdict.findings.iter().map(|f| f.severity).max());
         summary.volumes += 1;
         summary.stuck_volumes += u64::from(verdict.stuck);
@@ -88,14 +83,8 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     for claim in loaded.inventory.claims() {
         let mut verdict = auditor.claim(claim, &outcomes);
         let object = format!("{}/{}", verdict.namespace, verdict.name);
-        filter.apply(&mut verdict.findings, "PersistentVolumeClaim", &object);
-        tally(
-            &verdict.findings,
-            "PersistentVolumeClaim",
-            &object,
-            &mut summary,
-            &mut recorded,
-        );
+        filter.apply(&mut verdict.findings, "PersistentVolumeClaim", &object, &mut recorded);
+        tally(&verdict.findings, &mut summary);
         worst = worst.max(verdict.findings.iter().map(|f| f.severity).max());
         summary.claims += 1;
         summary.stuck_claims += u64::from(verdict.stuck);
@@ -127,23 +116,9 @@ fn exit_code(input_errors: bool, worst: Option<Severity>, fail_on: Severity) -> 
     }
 }
 
-fn tally(
-    findings: &[Finding],
-    kind: &str,
-    object: &str,
-    summary: &mut Summary,
-    recorded: &mut Baseline,
-) {
+fn tally(findings: &[Finding], summary: &mut Summary) {
     for finding in findings {
-        *summary
-            .findings
-            .entry(finding.severity.as_str())
-            .or_default() += 1;
-        recorded.findings.insert(Entry {
-            rule: finding.rule.to_owned(),
-            kind: kind.to_owned(),
-            object: object.to_owned(),
-        });
+        *summary.findings.entry(finding.severity.as_str()).or_default() += 1;
     }
 }
 
@@ -154,17 +129,19 @@ struct Filter<'a> {
 }
 
 impl Filter<'_> {
-    fn apply(&self, findings: &mut Vec<Finding>, kind: &str, object: &str) {
+    /// Drops `--ignore`d findings, records the rest for `--write-baseline`, then
+    /// drops those the baseline already knows.
+    fn apply(&self, findings: &mut Vec<Finding>, kind: &str, object: &str, record: &mut Baseline) {
+        findings.retain(|f| !self.ignore.contains(f.rule));
         findings.retain(|f| {
-            if self.ignore.contains(f.rule) {
-                return false;
-            }
             let entry = Entry {
                 rule: f.rule.to_owned(),
                 kind: kind.to_owned(),
                 object: object.to_owned(),
             };
-            !self.baseline.is_some_and(|b| b.contains(&entry))
+            let known = self.baseline.is_some_and(|b| b.contains(&entry));
+            record.findings.insert(entry);
+            !known
         });
     }
 }

@@ -52,6 +52,11 @@ pub fn decode_line(handle: &str) -> Value {
             line.insert("cluster_id".into(), json!(id.cluster_id));
             line.insert("location_id".into(), json!(id.location_id));
             line.insert("object_uuid".into(), json!(id.object_uuid));
+            // ceph-csi RBD (v3.5 and later) sends such a handle down its migration path
+            // before it ever decodes it.
+            if volid::is_migration_handle(handle) {
+                line.insert("family".into(), json!("migration"));
+            }
         }
         Err(err) => {
             line.insert("ok".into(), json!(false));

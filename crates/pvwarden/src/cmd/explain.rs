@@ -115,7 +115,7 @@ fn write_claim(out: &mut impl Write, c: &ClaimVerdict) -> std::io::Result<()> {
     for f in &c.findings {
         writeln!(
             out,
-            "  {:<7} {}  {}\n          fix: {}",
+            "  {:<7} {}: {}\n          fix: {}",
             f.severity.as_str(),
             f.rule,
             f.message,
@@ -168,6 +168,12 @@ fn write_volume(out: &mut impl Write, v: &VolumeVerdict, a: &Assumptions) -> std
         "provisioner identity attribute {}",
         if c.has_identity { "present" } else { "absent" }
     ));
+    if c.provisioned_by.is_some() {
+        marks.push(format!(
+            "its StorageClass's provisioner {} the annotation",
+            if c.class_matches { "matches" } else { "does not match" }
+        ));
+    }
     if c.static_volume {
         marks.push("staticVolume: \"true\"".into());
     }

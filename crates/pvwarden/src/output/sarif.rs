@@ -38,7 +38,7 @@ impl Sarif {
             self.results.push(json!({
                 "ruleId": finding.rule,
                 "level": level(finding.severity),
-                "message": { "text": format!("{object}: {} Remedy: {}", finding.message, finding.remedy) },
+                "message": { "text": format!("{object}: {}. Remedy: {}", finding.message, finding.remedy) },
                 "locations": [location],
                 "partialFingerprints": { "pvwarden/v1": format!("{}:{object}", finding.rule) },
             }));
@@ -74,7 +74,7 @@ impl Sink for Sarif {
                 json!({
                     "id": r.id,
                     "shortDescription": { "text": r.summary },
-                    "helpUri": format!("docs/rules.md#{}", r.id),
+                    "help": { "text": format!("See docs/rules.md#{} in the pvwarden repository.", r.id) },
                     "defaultConfiguration": { "level": level(r.severity) },
                 })
             })
