@@ -63,20 +63,23 @@ pub(crate) fn read_header<'de, A: MapAccess<'de>>(
     Ok(Next::End)
 }
 
-/// Reads the rest of an object whose leading entries are in `seen`.
+/// Names the kind of an object that has none, from an enclosing list.
 ///
-/// `hint` is asked for the kind only when the object has none of its own; it
-/// may have to look ahead in the input, so it is not asked eagerly.
+/// With `false` it answers from what is known; with `true` it may look
+/// further into the input for a list kind that comes after the items, which
+/// can cost a pass over the rest of the input, so it is asked for last.
+pub(crate) type HintFn<'a> = dyn FnMut(bool) -> Option<Hint> + 'a;
+
+/// Reads the rest of an object whose leading entries are in `seen`.
 pub(crate) fn read_rest<'de, A: MapAccess<'de>>(
     map: A,
     next: Next,
     seen: &mut Seen,
-    hint: &mut dyn FnMut() -> Option<Hint>,
+    hint: &mut HintFn<'_>,
 ) -> Result<Outcome, A::Error> {
     if seen.kind.is_none() {
-        if let Some(hint) = hint() {
-            seen.kind = Some(hint.kind);
-            seen.api_version = seen.api_version.take().or(hint.api_version);
+        if let Some(hint) = hint(false) {
+            apply(seen, hint);
         }
     }
     let mut rest = Rest {
@@ -91,7 +94,11 @@ pub(crate) fn read_rest<'de, A: MapAccess<'de>>(
         Next::End => rest.ended = true,
     }
     if seen.kind.is_none() && !rest.find_kind(seen)? {
-        return Ok(Outcome::NoKind);
+        // The whole object is buffered now; a list kind further on may still name it.
+        match hint(true) {
+            Some(hint) => apply(seen, hint),
+            None => return Ok(Outcome::NoKind),
+        }
     }
 
     let kind = seen.kind.as_deref().unwrap_or_default();
@@ -107,6 +114,11 @@ pub(crate) fn read_rest<'de, A: MapAccess<'de>>(
             )))
         }
     }
+}
+
+fn apply(seen: &mut Seen, hint: Hint) {
+    seen.kind = Some(hint.kind);
+    seen.api_version = seen.api_version.take().or(hint.api_version);
 }
 
 /// The rest of an object's map: buffered entries first, then the live map.
@@ -192,14 +204,14 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Rest<A> {
 }
 
 /// Reads one object from a serde map, for list items and JSON values.
-pub(crate) struct ObjectSeed<'a> {
+pub(crate) struct ObjectSeed<'a, 'h> {
     /// Filled in as `apiVersion` and `kind` are read.
     pub seen: &'a mut Seen,
     /// Names the kind when the object has none.
-    pub hint: &'a mut dyn FnMut() -> Option<Hint>,
+    pub hint: &'a mut HintFn<'h>,
 }
 
-impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
+impl<'de> DeserializeSeed<'de> for ObjectSeed<'_, '_> {
     type Value = Outcome;
 
     fn deserialize<D: de::Deserializer<'de>>(self, de: D) -> Result<Outcome, D::Error> {
@@ -207,7 +219,7 @@ impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for ObjectSeed<'_> {
+impl<'de> Visitor<'de> for ObjectSeed<'_, '_> {
     type Value = Outcome;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -228,7 +240,7 @@ mod tests {
     fn read(json: &str, hint: Option<Hint>) -> (Result<Outcome, serde_json::Error>, Seen) {
         let mut seen = Seen::default();
         let mut de = serde_json::Deserializer::from_str(json);
-        let mut hint = move || hint.clone();
+        let mut hint = move |_| hint.clone();
         let outcome = ObjectSeed {
             seen: &mut seen,
             hint: &mut hint,

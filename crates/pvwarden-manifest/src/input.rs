@@ -120,6 +120,18 @@ impl<'r> Input<'r> {
         Ok(())
     }
 
+    /// Consumes the next buffered byte if it is ASCII other than a line feed.
+    #[inline]
+    pub(crate) fn next_plain_ascii(&mut self) -> Option<u8> {
+        let b = *self.buf[..self.end].get(self.pos)?;
+        if !b.is_ascii() || b == b'\n' {
+            return None;
+        }
+        self.pos += 1;
+        self.offset += 1;
+        Some(b)
+    }
+
     /// Consumes `n` buffered bytes, counting the lines they end.
     pub(crate) fn consume(&mut self, n: usize) {
         let n = n.min(self.end - self.pos);

@@ -18,7 +18,7 @@ use serde::de::DeserializeSeed;
 use serde::Deserialize;
 
 use self::scan::{Capture, Fail, Problem, Scanner};
-use crate::dispatch::{ObjectSeed, Outcome, Seen};
+use crate::dispatch::{HintFn, ObjectSeed, Outcome, Seen};
 use crate::error::{Cause, Error, FieldPath, Format, ObjectRef, Segment};
 use crate::input::Input;
 use crate::kind::{self, Hint};
@@ -94,7 +94,7 @@ fn read_object(
         report.error(too_large(report, line, limits));
         return Ok(());
     }
-    decode(&capture.bytes, line, column, &mut || None, report);
+    decode(&capture.bytes, line, column, &mut |_| None, report);
     Ok(())
 }
 
@@ -205,7 +205,7 @@ fn read_items(
             continue;
         }
         let mut look_ahead_error = None;
-        let mut hint = || item_hint(list, scan, &mut look_ahead_error);
+        let mut hint = |ahead| item_hint(list, scan, ahead, &mut look_ahead_error);
         decode(&capture.bytes, line, column, &mut hint, report);
         if let Some(err) = look_ahead_error {
             report.look_ahead_error(err, u32::try_from(line).unwrap_or(u32::MAX));
@@ -217,9 +217,10 @@ fn read_items(
 fn item_hint(
     list: &mut List,
     scan: &mut Scanner<'_>,
+    look_ahead: bool,
     error: &mut Option<crate::input::LookAheadError>,
 ) -> Option<Hint> {
-    if list.kind.is_none() && !list.looked_ahead {
+    if look_ahead && list.kind.is_none() && !list.looked_ahead {
         list.looked_ahead = true;
         match scan.find_kind_ahead() {
             Ok(kind) => list.kind = kind,
@@ -230,13 +231,7 @@ fn item_hint(
 }
 
 /// Decodes one object's bytes and reports the outcome.
-fn decode(
-    bytes: &[u8],
-    line: u64,
-    column: u64,
-    hint: &mut dyn FnMut() -> Option<Hint>,
-    report: &mut Report<'_>,
-) {
+fn decode(bytes: &[u8], line: u64, column: u64, hint: &mut HintFn<'_>, report: &mut Report<'_>) {
     let line32 = u32::try_from(line).unwrap_or(u32::MAX);
     let mut seen = Seen::default();
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -258,7 +253,20 @@ fn decode(
         Err(err) => err,
     };
 
-    // Place the error in the file: serde_json counts from the start of the slice.
+    let error = decode_error(err, bytes, (line, column), hint, seen, report);
+    report.error(error);
+}
+
+/// Places a serde_json error in the file and names its object and field.
+fn decode_error(
+    err: serde_json::Error,
+    bytes: &[u8],
+    (line, column): (u64, u64),
+    hint: &mut HintFn<'_>,
+    seen: Seen,
+    report: &Report<'_>,
+) -> Error {
+    // serde_json counts lines and columns from the start of the slice.
     let err_line = line + (err.line() as u64).saturating_sub(1);
     let err_column = match err.line() {
         0 => None,
@@ -268,24 +276,22 @@ fn decode(
     let at = report.at(err_line.max(line), err_column);
     let source = Cause(message(&err));
     if err.is_syntax() || err.is_eof() {
-        return report.error(Error::Syntax {
+        return Error::Syntax {
             format: Format::Json,
             at,
             source,
-        });
+        };
     }
-    let field = field_path(bytes, hint);
-    let object = probe(bytes, seen.kind);
-    report.error(Error::Decode {
+    Error::Decode {
         at,
-        object,
-        field,
+        object: probe(bytes, seen.kind),
+        field: field_path(bytes, hint),
         source,
-    });
+    }
 }
 
 /// Reads the object again, tracking the path to the field that fails.
-fn field_path(bytes: &[u8], hint: &mut dyn FnMut() -> Option<Hint>) -> Option<FieldPath> {
+fn field_path(bytes: &[u8], hint: &mut HintFn<'_>) -> Option<FieldPath> {
     let mut seen = Seen::default();
     let mut track = serde_path_to_error::Track::new();
     let mut de = serde_json::Deserializer::from_slice(bytes);

@@ -40,24 +40,39 @@
 //! reader and both guard against alias bombs, but this crate needs three
 //! things that serde-saphyr 2.2 does not offer: a `DeserializeSeed` for each
 //! document of a stream (its multi-document reader takes only
-//! `DeserializeOwned` types, and the kind of an object is known only while it
-//! is read); the line of each list item (serde-saphyr gives positions through
-//! its `Spanned<T>` wrapper, which needs a `Deserialize` type); and going on
-//! after a syntax error (its reader stops there). serde-saphyr also needs Rust
-//! 1.89, above this workspace's 1.85. granit-parser is the panic-free,
-//! fuzzed descendant of saphyr-parser that serde-saphyr itself is built on;
-//! its events carry line and column, it reads from a character iterator with
-//! errors (for invalid UTF-8), and it bounds nesting.
+//! `DeserializeOwned` types, and the type of an object is known only once its
+//! `kind` has been read); the line of each list item (serde-saphyr gives
+//! positions only through its `Spanned<T>` wrapper, which needs a
+//! `Deserialize` type); and going on after a syntax error (its reader stops
+//! there). It is also slower here: on a `List` of 100,000 PersistentVolumes
+//! its plain `from_reader` path (`parse-floor` in pvwarden-synth) takes about
+//! twice as long as this reader. granit-parser is the panic-free, fuzzed
+//! descendant of saphyr-parser that serde-saphyr itself is built on; its
+//! events carry line and column, it reads from a character iterator that may
+//! fail (for invalid UTF-8), and it bounds nesting.
 //!
 //! Documents are cut at `---` and `...` lines before parsing, and each gets
 //! its own parser, so that a syntax error costs only its document. Aliases
-//! are expanded by replaying the events recorded for their anchor, within a
-//! budget. See [`yaml`] for the deserializer.
+//! are expanded by replaying the events recorded for their anchor, within the
+//! budgets set by [`Reader::max_alias_events`] and a fixed cap on recorded
+//! anchor events.
 //!
 //! # The JSON parser
 //!
-//! JSON is cut into objects by a structural scanner and each object is read
-//! by serde_json from a slice; see [`json`].
+//! JSON is cut into objects by a structural scanner that only follows
+//! brackets and strings, and each object is read by serde_json from a slice.
+//! A bad object is reported and skipped, since the scanner has found where it
+//! ends; only a value whose end cannot be found (unbalanced brackets, a cut
+//! file) ends the file.
+//!
+//! # Limitations
+//!
+//! - A list whose `kind` comes after items that lack their own is resolved by
+//!   reading ahead: a regular file is read a second time for it, other input
+//!   is buffered up to [`Reader::max_look_ahead`]. The YAML look-ahead looks
+//!   for a `kind:` line at column 0, which is how kubectl prints it.
+//! - Merge keys (`<<`) are not expanded, unlike in kubectl: an object that
+//!   uses them gets a `<<` key, which its type ignores.
 
 #![warn(missing_docs)]
 
@@ -126,7 +141,8 @@ impl Default for Reader {
             max_look_ahead: 256 << 20,
             max_depth: 128,
             max_alias_events: 1_000_000,
-            max_anchor_events: 1_000_000,
+            // Anchors are recorded as events of about 120 bytes each: 12 MiB at most.
+            max_anchor_events: 100_000,
         }
     }
 }

@@ -156,7 +156,7 @@ fn read_root(
         Some(key) => Next::Key(key.to_string()),
         None => Next::End,
     };
-    let result = dispatch::read_rest(Map::resume(events, next), rest, &mut seen, &mut || None);
+    let result = dispatch::read_rest(Map::resume(events, next), rest, &mut seen, &mut |_| None);
     let names = events.names.disarm();
     finish(result, seen, names, pos, report)?;
     events.skip_to(0)
@@ -183,9 +183,13 @@ struct List {
 }
 
 impl List {
-    /// The kind of items that lack one; looks ahead for the list's kind once if needed.
-    fn item_hint(&mut self, feed: &RefCell<Feed<'_>>) -> Result<Option<Hint>, LookAheadError> {
-        if self.kind.is_none() && !self.looked_ahead {
+    /// The kind of items that lack one; may look ahead for the list's kind, once.
+    fn item_hint(
+        &mut self,
+        feed: &RefCell<Feed<'_>>,
+        look_ahead: bool,
+    ) -> Result<Option<Hint>, LookAheadError> {
+        if look_ahead && self.kind.is_none() && !self.looked_ahead {
             self.looked_ahead = true;
             self.kind = feed.borrow_mut().find_kind_ahead()?;
         }
@@ -271,7 +275,7 @@ fn read_item(
     events.names.arm(depth + 1, None);
     let mut seen = Seen::default();
     let mut look_ahead_error = None;
-    let mut hint = || match list.item_hint(feed) {
+    let mut hint = |look_ahead| match list.item_hint(feed, look_ahead) {
         Ok(hint) => hint,
         Err(err) => {
             look_ahead_error = Some(err);

@@ -91,7 +91,10 @@ fn deep_yaml_nesting_is_an_error() {
 
 #[test]
 fn deep_yaml_nesting_in_a_known_field_is_an_error() {
-    let mut text = String::from("apiVersion: v1\nkind: ConfigMap\n---\napiVersion: v1\nkind: Node\nmetadata:\n  name: n\n  annotations:\n");
+    let mut text = String::from(
+        "apiVersion: v1\nkind: ConfigMap\n---\n\
+         apiVersion: v1\nkind: Node\nmetadata:\n  name: n\n  annotations:\n",
+    );
     // Block mappings nest by indentation, below the parser's own flow limit.
     for depth in 0..200 {
         text.push_str(&" ".repeat(4 + depth * 2));

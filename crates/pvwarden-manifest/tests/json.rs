@@ -39,7 +39,10 @@ fn api_list_items_without_kind_are_typed_by_the_list() {
     );
     assert_eq!(
         read.messages(),
-        vec!["failed to decode PersistentVolume pv-b at pvs.json:3:59 in field spec.capacity.storage"]
+        vec![
+            "failed to decode PersistentVolume pv-b at pvs.json:3:59 in field \
+             spec.capacity.storage"
+        ]
     );
     let Object::PersistentVolume(pv) = &read.objects[0].object else {
         panic!("not a PersistentVolume");

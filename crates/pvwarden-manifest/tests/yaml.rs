@@ -117,6 +117,34 @@ fn api_list_kind_is_found_ahead_on_unseekable_input_too() {
     assert_eq!(read.objects.len(), 2);
 }
 
+#[test]
+fn look_ahead_on_unseekable_input_is_bounded() {
+    // Enough items that the list kind lies beyond what is already buffered.
+    let mut text = String::from("apiVersion: v1\nitems:\n");
+    for i in 0..500 {
+        text.push_str(&format!("- metadata:\n    name: claim-{i}\n"));
+    }
+    text.push_str("kind: PersistentVolumeClaimList\n");
+    let mut read = common::Read {
+        objects: Vec::new(),
+        errors: Vec::new(),
+        events: Vec::new(),
+        summary: Default::default(),
+    };
+    let reader = pvwarden_manifest::Reader::new().max_look_ahead(64);
+    reader.read_bytes("-", Trickle(text.as_bytes()), &mut |item| {
+        common::collect(&mut read, item)
+    });
+    let messages = read.messages();
+    assert_eq!(
+        messages[0],
+        "look-ahead for the list kind at -:3 exceeds the limit of 64"
+    );
+    assert_eq!(messages[1], "object at -:3:3 has no kind");
+    assert_eq!(messages.len(), 501);
+    assert!(read.objects.is_empty());
+}
+
 struct Trickle<'a>(&'a [u8]);
 
 impl std::io::Read for Trickle<'_> {

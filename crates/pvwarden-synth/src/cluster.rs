@@ -211,8 +211,13 @@ pub(crate) fn volume(rng: &mut Rng, index: u64) -> (Value, Option<Value>) {
             json!({"deletionGracePeriodSeconds": 0, "deletionTimestamp": "2025-06-02T11:00:00Z"}),
         );
     }
+    let mode = if matches!(source, Source::Rbd | Source::Ebs) {
+        "ReadWriteOnce"
+    } else {
+        "ReadWriteMany"
+    };
     let mut spec = json!({
-        "accessModes": [if matches!(source, Source::Rbd | Source::Ebs) { "ReadWriteOnce" } else { "ReadWriteMany" }],
+        "accessModes": [mode],
         "capacity": {"storage": size},
         "claimRef": {
             "apiVersion": "v1",
@@ -236,34 +241,58 @@ pub(crate) fn volume(rng: &mut Rng, index: u64) -> (Value, Option<Value>) {
     });
 
     let claim = (state != State::Released).then(|| {
-        let claim_metadata = json!({
-            "annotations": claim_annotations(dynamic, driver),
-            "creationTimestamp": created,
-            "finalizers": ["kubernetes.io/pvc-protection"],
-            "name": claim_name,
-            "namespace": namespace,
-            "resourceVersion": (90_000 + index * 5).to_string(),
-            "uid": claim_uid,
-        });
-        json!({
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": claim_metadata,
-            "spec": {
-                "accessModes": pv["spec"]["accessModes"].clone(),
-                "resources": {"requests": {"storage": size}},
-                "storageClassName": class,
-                "volumeMode": "Filesystem",
-                "volumeName": pv_name,
-            },
-            "status": {
-                "accessModes": pv["spec"]["accessModes"].clone(),
-                "capacity": {"storage": size},
-                "phase": "Bound",
-            },
-        })
+        let bound = Bound {
+            pv: &pv,
+            name: &claim_name,
+            namespace,
+            uid: &claim_uid,
+            created: &created,
+            version: (90_000 + index * 5).to_string(),
+        };
+        claim(&bound, dynamic, driver)
     });
     (pv, claim)
+}
+
+/// What a claim shares with the volume bound to it.
+struct Bound<'a> {
+    pv: &'a Value,
+    name: &'a str,
+    namespace: &'a str,
+    uid: &'a str,
+    created: &'a str,
+    version: String,
+}
+
+/// The claim bound to a volume.
+fn claim(bound: &Bound<'_>, dynamic: bool, driver: &str) -> Value {
+    let spec = &bound.pv["spec"];
+    let metadata = json!({
+        "annotations": claim_annotations(dynamic, driver),
+        "creationTimestamp": bound.created,
+        "finalizers": ["kubernetes.io/pvc-protection"],
+        "name": bound.name,
+        "namespace": bound.namespace,
+        "resourceVersion": bound.version,
+        "uid": bound.uid,
+    });
+    json!({
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": metadata,
+        "spec": {
+            "accessModes": spec["accessModes"].clone(),
+            "resources": {"requests": {"storage": spec["capacity"]["storage"].clone()}},
+            "storageClassName": spec["storageClassName"].clone(),
+            "volumeMode": "Filesystem",
+            "volumeName": bound.pv["metadata"]["name"].clone(),
+        },
+        "status": {
+            "accessModes": spec["accessModes"].clone(),
+            "capacity": spec["capacity"].clone(),
+            "phase": "Bound",
+        },
+    })
 }
 
 fn claim_annotations(dynamic: bool, driver: &str) -> Value {
@@ -291,7 +320,10 @@ fn volume_source(
 ) -> (&'static str, &'static str, Value) {
     let secrets = |name: &str| {
         json!({
-            "controllerExpandSecretRef": {"name": format!("{name}-provisioner"), "namespace": "rook-ceph"},
+            "controllerExpandSecretRef": {
+                "name": format!("{name}-provisioner"),
+                "namespace": "rook-ceph",
+            },
             "nodeStageSecretRef": {"name": format!("{name}-node"), "namespace": "rook-ceph"},
         })
     };
@@ -364,7 +396,8 @@ fn volume_source(
                 "driver": "ebs.csi.aws.com",
                 "fsType": "ext4",
                 "volumeAttributes": {
-                    "storage.kubernetes.io/csiProvisionerIdentity": "1704877803001-8081-ebs.csi.aws.com",
+                    "storage.kubernetes.io/csiProvisionerIdentity":
+                        "1704877803001-8081-ebs.csi.aws.com",
                 },
                 "volumeHandle": format!("vol-{id:017x}"),
             });

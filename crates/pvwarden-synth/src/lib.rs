@@ -1,6 +1,6 @@
 //! Synthetic clusters: PersistentVolumes, their claims, classes and drivers.
 //!
-//! [`write`] prints a cluster as `kubectl get -o yaml|json` would, either as
+//! [`write()`] prints a cluster as `kubectl get -o yaml|json` would, either as
 //! one `kind: List` or as a stream of objects. It is meant for tests and for
 //! the benchmark in `bench/audit.sh`, so it streams: a cluster of any size is
 //! written in constant memory, and the same seed always gives the same bytes.

@@ -189,7 +189,8 @@ fn resolve_int(text: &str) -> Option<Resolved> {
         .map(Resolved::Uint)
 }
 
-/// Whether text has the core schema's float form: `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`.
+/// Whether text has the core schema's float form:
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`.
 fn is_float(text: &str) -> bool {
     let text = text.strip_prefix(['-', '+']).unwrap_or(text);
     let (mantissa, exponent) = match text.find(['e', 'E']) {

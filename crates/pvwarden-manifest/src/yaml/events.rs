@@ -75,7 +75,7 @@ impl<'r> Events<'r> {
             flow_nesting_limit: limits.depth,
             block_nesting_limit: limits.depth,
         };
-        let chars = Chars(Rc::clone(feed));
+        let chars = Chars::new(Rc::clone(feed));
         Events {
             parser: Parser::new_from_fallible_iter_with_options(chars, options),
             feed: Rc::clone(feed),

@@ -93,6 +93,12 @@ impl<'r> Feed<'r> {
         if self.ended {
             return Ok(None);
         }
+        // Most characters are ASCII in the middle of a line: nothing to check.
+        if !self.at_line_start {
+            if let Some(b) = self.input.next_plain_ascii() {
+                return Ok(Some(Ok(b as char)));
+            }
+        }
         if self.at_line_start {
             self.at_line_start = false;
             let head = self.input.fill(4)?;
@@ -206,7 +212,13 @@ impl<'r> Feed<'r> {
 }
 
 /// A handle on the feed that the parser pulls characters from.
-pub(crate) struct Chars<'r>(pub Rc<RefCell<Feed<'r>>>);
+pub(crate) struct Chars<'r>(Rc<RefCell<Feed<'r>>>);
+
+impl<'r> Chars<'r> {
+    pub(crate) fn new(feed: Rc<RefCell<Feed<'r>>>) -> Self {
+        Chars(feed)
+    }
+}
 
 impl Iterator for Chars<'_> {
     type Item = Result<char, ErrorKind>;
