@@ -11,8 +11,6 @@
 //!    the disagreement;
 //! 5. runs the rules and lists the remedies.
 
-use std::collections::HashMap;
-
 use crate::classify::{classify, Provisioning};
 use crate::driver::{Backend, CephKind, Fate, Profile};
 use crate::evidence::{self, Evidence, Settings};
@@ -21,7 +19,7 @@ use crate::handle;
 use crate::inventory::Inventory;
 use crate::remedy;
 use crate::rule::{self, ShareIndex, VolumeContext};
-use crate::sim::{ClaimLink, Owner, Sim, State, Step};
+use crate::sim::{ClaimLink, Owner, Sim, State, Step, Trace};
 use crate::verdict::{Chapter, ClaimVerdict, NextDeletion, OnDelete, VolumeVerdict};
 use crate::version::Assumptions;
 
@@ -32,6 +30,7 @@ pub struct Auditor<'a> {
     assumptions: Assumptions,
     settings: Settings,
     shares: ShareIndex,
+    story: bool,
 }
 
 /// The outcome of one simulated path.
@@ -51,12 +50,16 @@ impl<'a> Auditor<'a> {
     /// Prepares an audit; builds the cross-object indexes once.
     pub fn new(inventory: &'a Inventory, assumptions: Assumptions, settings: Settings) -> Self {
         let shares = ShareIndex::build(inventory);
-        Auditor {
-            inventory,
-            assumptions,
-            settings,
-            shares,
-        }
+        Auditor { inventory, assumptions, settings, shares, story: true }
+    }
+
+    /// Whether verdicts carry the step-by-step story (on by default).
+    ///
+    /// Off saves formatting a story nobody reads, which matters on large clusters.
+    #[must_use]
+    pub fn with_story(mut self, story: bool) -> Self {
+        self.story = story;
+        self
     }
 
     /// The assumptions every verdict of this audit rests on.
@@ -79,7 +82,7 @@ impl<'a> Auditor<'a> {
             forced_failure: evidence.failure.clone(),
             stalled: None,
         };
-        let mut outcome = run(&sim);
+        let mut outcome = run(&sim, self.story);
         let mut disagreement = None;
         if let (None, Some(overdue)) = (&outcome.stuck, &evidence.overdue) {
             let model = outcome.on_delete;
@@ -88,7 +91,7 @@ impl<'a> Auditor<'a> {
                  actor is not finishing its work",
                 evidence::human_duration(self.settings.stuck_after)
             ));
-            outcome = run(&sim);
+            outcome = run(&sim, self.story);
             if outcome.stuck.is_none() {
                 outcome.stuck = sim.stalled.clone();
             }
@@ -159,26 +162,34 @@ impl<'a> Auditor<'a> {
 
     /// The verdict for one claim, given the verdicts of the PVs computed so far.
     ///
-    /// `volumes` maps PV names to their `on_delete`; a claim bound to a PV
-    /// missing from it is judged without that knowledge.
-    pub fn claim(&self, claim: &ClaimFacts, volumes: &HashMap<String, OnDelete>) -> ClaimVerdict {
+    /// `volumes` gives a PV's `on_delete` by name; a claim bound to a PV it
+    /// does not know is judged `unknown`.
+    pub fn claim(
+        &self,
+        claim: &ClaimFacts,
+        volumes: &dyn Fn(&str) -> Option<OnDelete>,
+    ) -> ClaimVerdict {
         let bound_pv = claim
             .volume_name
             .as_deref()
             .and_then(|name| self.inventory.pv(name))
             .filter(|pv| claim_matches(pv, claim) || pv.claim_ref.is_none());
         let on_delete = match bound_pv {
-            Some(pv) => volumes.get(&pv.name).copied().unwrap_or(OnDelete::Unknown),
+            Some(pv) => volumes(&pv.name).unwrap_or(OnDelete::Unknown),
             // A claim naming a PV the input lacks cannot be judged.
-            None if claim.volume_name.is_some() && self.inventory.pv(
-                claim.volume_name.as_deref().unwrap_or_default(),
-            ).is_none() => OnDelete::Unknown,
+            None if claim
+                .volume_name
+                .as_deref()
+                .is_some_and(|name| self.inventory.pv(name).is_none()) =>
+            {
+                OnDelete::Unknown
+            }
             None => OnDelete::Kept,
         };
         let (stuck, findings) = rule::check_claim(claim, bound_pv, self.inventory, &self.settings);
         let (findings, suppressed) = rule::apply_ignores(findings, &claim.ignored);
         ClaimVerdict {
-            namespace: claim.namespace.clone(),
+            namespace: claim.namespace.to_string(),
             name: claim.name.clone(),
             origin: claim.origin.clone(),
             volume: bound_pv.map(|pv| pv.name.clone()),
@@ -194,7 +205,7 @@ impl<'a> Auditor<'a> {
 /// Returns true when the PV's claimRef names this claim (and its uid, when both have one).
 fn claim_matches(pv: &PvFacts, claim: &ClaimFacts) -> bool {
     pv.claim_ref.as_ref().is_some_and(|r| {
-        r.namespace == claim.namespace
+        *r.namespace == *claim.namespace
             && r.name == claim.name
             && match (&r.uid, &claim.uid) {
                 (Some(a), Some(b)) => a == b,
@@ -221,37 +232,43 @@ fn evidence_lines(evidence: &Evidence) -> Vec<String> {
     lines
 }
 
-/// Simulates the settling and the next deletion.
-fn run(sim: &Sim<'_>) -> Outcome {
+/// Simulates the settling and the next deletion; `record` keeps the story.
+fn run(sim: &Sim<'_>, record: bool) -> Outcome {
     let mut story = Vec::new();
+    let chapter = |story: &mut Vec<Chapter>, title: &dyn Fn() -> String, trace: Trace| {
+        if record {
+            story.push(Chapter { title: title(), steps: trace.into_steps() });
+        }
+    };
     let mut state = sim.initial_state();
-    let mut steps = Vec::new();
-    sim.settle(&mut state, &mut steps);
+    let mut trace = Trace::new(record);
+    sim.settle(&mut state, &mut trace);
     let stuck = stuck_reason(sim, &state);
-    story.push(Chapter {
-        title: "the cluster settles from the state given".into(),
-        steps,
-    });
+    chapter(&mut story, &|| "the cluster settles from the state given".into(), trace);
     let settled = state.clone();
 
     let next = next_deletion(sim, &state);
-    let mut steps = Vec::new();
-    match next {
-        NextDeletion::ByTheCluster | NextDeletion::UnderWay => {}
-        NextDeletion::DeleteClaim => sim.delete_claim(&mut state, &mut steps),
-        NextDeletion::BindThenDeleteClaim => {
-            sim.bind_claim(&mut state, &mut steps);
-            sim.settle(&mut state, &mut steps);
-            sim.delete_claim(&mut state, &mut steps);
+    let mut trace = Trace::new(record);
+    let acted = match next {
+        NextDeletion::ByTheCluster | NextDeletion::UnderWay => false,
+        NextDeletion::DeleteClaim => {
+            sim.delete_claim(&mut state, &mut trace);
+            true
         }
-        NextDeletion::DeletePv => sim.delete_pv(&mut state, &mut steps),
-    }
-    if !steps.is_empty() {
-        sim.settle(&mut state, &mut steps);
-        story.push(Chapter {
-            title: format!("next deletion: {}", next.describe()),
-            steps,
-        });
+        NextDeletion::BindThenDeleteClaim => {
+            sim.bind_claim(&mut state, &mut trace);
+            sim.settle(&mut state, &mut trace);
+            sim.delete_claim(&mut state, &mut trace);
+            true
+        }
+        NextDeletion::DeletePv => {
+            sim.delete_pv(&mut state, &mut trace);
+            true
+        }
+    };
+    if acted {
+        sim.settle(&mut state, &mut trace);
+        chapter(&mut story, &|| format!("next deletion: {}", next.describe()), trace);
     }
 
     let (on_delete, mut reason) = on_delete(sim, &state);
@@ -259,13 +276,10 @@ fn run(sim: &Sim<'_>) -> Outcome {
         // Nothing deletes the PV object by itself; show what would hold it
         // when someone does.
         let mut probe = state.clone();
-        let mut steps = Vec::new();
-        sim.delete_pv(&mut probe, &mut steps);
-        sim.settle(&mut probe, &mut steps);
-        story.push(Chapter {
-            title: "if the PV object is then deleted".into(),
-            steps,
-        });
+        let mut trace = Trace::new(record);
+        sim.delete_pv(&mut probe, &mut trace);
+        sim.settle(&mut probe, &mut trace);
+        chapter(&mut story, &|| "if the PV object is then deleted".into(), trace);
         probe.finalizers
     } else if state.exists && state.deleting {
         state.finalizers.clone()

@@ -126,10 +126,10 @@ pub struct CsiSource {
     pub driver: Arc<str>,
     /// The driver's id of the backing volume.
     pub handle: String,
-    /// The volume attributes the model reads (others are dropped).
-    pub attributes: BTreeMap<&'static str, String>,
+    /// The volume attributes the model reads (others are dropped), in input order.
+    pub attributes: Vec<(&'static str, Box<str>)>,
     /// The node-stage secret, `namespace/name`.
-    pub node_stage_secret: Option<String>,
+    pub node_stage_secret: Option<Arc<str>>,
 }
 
 /// The volume attributes kept from `spec.csi.volumeAttributes`.
@@ -155,7 +155,7 @@ pub const KEPT_ATTRIBUTES: &[&str] = &[
 impl CsiSource {
     /// A kept volume attribute, if present.
     pub fn attribute(&self, key: &str) -> Option<&str> {
-        self.attributes.get(key).map(String::as_str)
+        self.attributes.iter().find(|(k, _)| *k == key).map(|(_, v)| &**v)
     }
 
     /// Returns true when ceph-csi is told this is a static volume.
@@ -192,22 +192,22 @@ pub struct PvFacts {
     pub created: Option<Timestamp>,
     /// `metadata.deletionTimestamp`: the PV is being deleted.
     pub deletion: Option<Timestamp>,
-    /// `metadata.finalizers`, in order.
-    pub finalizers: Vec<String>,
+    /// `metadata.finalizers`, in order (shared strings: a few values recur everywhere).
+    pub finalizers: Vec<Arc<str>>,
     /// `pv.kubernetes.io/provisioned-by`.
     pub provisioned_by: Option<Arc<str>>,
     /// `pv.kubernetes.io/migrated-to`.
     pub migrated_to: Option<Arc<str>>,
     /// The deletion secret from the PV's annotations, `(namespace, name)`; both
     /// empty when the provisioner recorded that no secret is needed.
-    pub deletion_secret: Option<(String, String)>,
+    pub deletion_secret: Option<(Arc<str>, Arc<str>)>,
     /// Rules silenced on this object, with the reason given.
     pub ignored: Vec<(String, String)>,
     /// `spec.persistentVolumeReclaimPolicy` (the API server defaults it to `Retain`).
     pub policy: ReclaimPolicy,
     /// `status.phase`; `None` when the object carries no status (freshly applied).
     pub phase: Option<Phase>,
-    /// `status.message`.
+    /// `status.message`, kept for `Failed` PVs only.
     pub status_message: Option<String>,
     /// `status.lastPhaseTransitionTime`.
     pub phase_since: Option<Timestamp>,
@@ -218,9 +218,9 @@ pub struct PvFacts {
     /// The volume source.
     pub source: Source,
     /// `spec.capacity.storage`.
-    pub capacity: Option<String>,
+    pub capacity: Option<Arc<str>>,
     /// `spec.accessModes`.
-    pub access_modes: Vec<String>,
+    pub access_modes: Vec<Arc<str>>,
 }
 
 impl PvFacts {
@@ -234,7 +234,7 @@ impl PvFacts {
 
     /// Returns true when the PV carries this finalizer.
     pub fn has_finalizer(&self, finalizer: &str) -> bool {
-        self.finalizers.iter().any(|f| f == finalizer)
+        self.finalizers.iter().any(|f| &**f == finalizer)
     }
 }
 
@@ -242,7 +242,7 @@ impl PvFacts {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClaimFacts {
     /// The namespace.
-    pub namespace: String,
+    pub namespace: Arc<str>,
     /// The name.
     pub name: String,
     /// `metadata.uid`, absent in manifests that were never applied.
@@ -252,13 +252,13 @@ pub struct ClaimFacts {
     /// `metadata.deletionTimestamp`.
     pub deletion: Option<Timestamp>,
     /// `metadata.finalizers`.
-    pub finalizers: Vec<String>,
+    pub finalizers: Vec<Arc<str>>,
     /// `spec.volumeName`.
     pub volume_name: Option<String>,
     /// `spec.storageClassName`.
-    pub storage_class: Option<String>,
+    pub storage_class: Option<Arc<str>>,
     /// `status.phase` (`Pending`, `Bound`, `Lost`).
-    pub phase: Option<String>,
+    pub phase: Option<Arc<str>>,
     /// Rules silenced on this object, with the reason given.
     pub ignored: Vec<(String, String)>,
 }

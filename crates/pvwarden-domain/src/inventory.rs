@@ -9,7 +9,9 @@
 //! the object and the field that could not be understood; the inventory is
 //! unchanged by a rejected object, so a caller can report it and go on.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -21,6 +23,7 @@ use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 use crate::facts::*;
+use crate::index::Index;
 use crate::object::{Located, Object, Origin, VolumeSnapshot, VolumeSnapshotContent};
 use crate::version::Version;
 
@@ -44,11 +47,10 @@ pub struct Error {
 #[derive(Debug, Default)]
 pub struct Inventory {
     pvs: Vec<PvFacts>,
-    pv_index: HashMap<String, usize>,
+    pv_index: Index,
     claims: Vec<ClaimFacts>,
-    claim_index: HashMap<(String, String), usize>,
-    claim_uids: HashSet<String>,
-    claims_by_volume: HashMap<String, usize>,
+    claim_index: Index,
+    claims_by_volume: Index,
     classes: HashMap<String, ClassFacts>,
     csi_drivers: HashSet<String>,
     attachments: Vec<AttachmentFacts>,
@@ -119,9 +121,16 @@ impl Inventory {
         &self.pvs
     }
 
+    /// The position of a PV in [`Inventory::pvs`], by name.
+    pub fn pv_position(&self, name: &str) -> Option<usize> {
+        let hash = self.pv_index.hash(name);
+        self.pv_index.get(hash, |i| self.pvs[i].name == name)
+    }
+
     /// A PV by name.
     pub fn pv(&self, name: &str) -> Option<&PvFacts> {
-        self.pv_index.get(name).map(|&i| &self.pvs[i])
+        let hash = self.pv_index.hash(name);
+        self.pv_index.get(hash, |i| self.pvs[i].name == name).map(|i| &self.pvs[i])
     }
 
     /// All claims, in input order.
@@ -131,18 +140,14 @@ impl Inventory {
 
     /// A claim by namespace and name.
     pub fn claim(&self, namespace: &str, name: &str) -> Option<&ClaimFacts> {
-        let key = (namespace.to_owned(), name.to_owned());
-        self.claim_index.get(&key).map(|&i| &self.claims[i])
+        self.claim_position(namespace, name).map(|i| &self.claims[i])
     }
 
     /// The claim whose `spec.volumeName` names this PV, if any.
     pub fn claim_naming(&self, pv: &str) -> Option<&ClaimFacts> {
-        self.claims_by_volume.get(pv).map(|&i| &self.claims[i])
-    }
-
-    /// Returns true when some claim in the input has this uid.
-    pub fn has_claim_uid(&self, uid: &str) -> bool {
-        self.claim_uids.contains(uid)
+        let hash = self.claims_by_volume.hash(pv);
+        let names = |i: usize| self.claims[i].volume_name.as_deref() == Some(pv);
+        self.claims_by_volume.get(hash, names).map(|i| &self.claims[i])
     }
 
     /// A StorageClass by name.
@@ -223,6 +228,18 @@ impl Inventory {
 
     // === ingestion ===
 
+    fn claim_position(&self, namespace: &str, name: &str) -> Option<usize> {
+        let hash = self.claim_index.hash(&(namespace, name));
+        self.claim_index.get(hash, |i| {
+            let claim = &self.claims[i];
+            *claim.namespace == *namespace && claim.name == name
+        })
+    }
+
+    fn intern_all(&mut self, strings: Vec<String>) -> Vec<Arc<str>> {
+        strings.iter().map(|s| self.intern(s)).collect()
+    }
+
     fn intern(&mut self, s: &str) -> Arc<str> {
         if let Some(existing) = self.strings.get(s) {
             return existing.clone();
@@ -287,9 +304,14 @@ impl Inventory {
             annotations.get(ANN_DELETION_SECRET_NAMESPACE),
             annotations.get(ANN_DELETION_SECRET_NAME),
         ) {
-            (Some(ns), Some(n)) => Some((ns.clone(), n.clone())),
+            (Some(ns), Some(n)) => Some((self.intern(ns), self.intern(n))),
             _ => None,
         };
+        let finalizers = self.intern_all(pv.metadata.finalizers.unwrap_or_default());
+        let access_modes = self.intern_all(spec.access_modes.unwrap_or_default());
+        let capacity = spec.capacity.and_then(|c| c.get("storage").map(|q| self.intern(&q.0)));
+        // The message only matters for a Failed PV (kube-controller-manager's reason).
+        let status_message = status.message.filter(|_| phase == Some(Phase::Failed));
         let storage_class = spec
             .storage_class_name
             .filter(|s| !s.is_empty())
@@ -299,30 +321,30 @@ impl Inventory {
             origin,
             created: time(pv.metadata.creation_timestamp),
             deletion: time(pv.metadata.deletion_timestamp),
-            finalizers: pv.metadata.finalizers.unwrap_or_default(),
+            finalizers,
             provisioned_by,
             migrated_to,
             deletion_secret,
             ignored: ignored_rules(&annotations),
             policy,
             phase,
-            status_message: status.message,
+            status_message,
             phase_since: time(status.last_phase_transition_time),
             storage_class,
             claim_ref,
             source,
-            capacity: spec
-                .capacity
-                .and_then(|c| c.get("storage").map(|q| q.0.clone())),
-            access_modes: spec.access_modes.unwrap_or_default(),
+            capacity,
+            access_modes,
         };
         // A later document with the same name replaces the earlier one, as
         // `kubectl apply` of the stream would.
-        match self.pv_index.get(&name) {
-            Some(&i) => self.pvs[i] = facts,
+        let hash = self.pv_index.hash(name.as_str());
+        match self.pv_index.get(hash, |i| self.pvs[i].name == name) {
+            Some(i) => self.pvs[i] = facts,
             None => {
-                self.pv_index.insert(name, self.pvs.len());
                 self.pvs.push(facts);
+                let pvs = &self.pvs;
+                self.pv_index.insert(hash, pvs.len() - 1, |i| pvs[i].name.as_str());
             }
         }
         Ok(())
@@ -338,15 +360,12 @@ impl Inventory {
                     KEPT_ATTRIBUTES
                         .iter()
                         .find(|kept| **kept == k)
-                        .map(|kept| (*kept, v.clone()))
+                        .map(|kept| (*kept, Box::from(v.as_str())))
                 })
                 .collect();
             let node_stage_secret = csi.node_stage_secret_ref.as_ref().map(|r| {
-                format!(
-                    "{}/{}",
-                    r.namespace.as_deref().unwrap_or(""),
-                    r.name.as_deref().unwrap_or("")
-                )
+                let ns = r.namespace.as_deref().unwrap_or("");
+                self.intern(&format!("{ns}/{}", r.name.as_deref().unwrap_or("")))
             });
             return Source::Csi(CsiSource {
                 driver: self.intern(&csi.driver),
@@ -377,34 +396,39 @@ impl Inventory {
         let spec = pvc.spec.unwrap_or_default();
         let annotations = pvc.metadata.annotations.unwrap_or_default();
         let facts = ClaimFacts {
-            namespace: namespace.clone(),
-            name: name.clone(),
+            namespace: self.intern(&namespace),
+            name,
             uid: pvc.metadata.uid,
             origin,
             deletion: time(pvc.metadata.deletion_timestamp),
-            finalizers: pvc.metadata.finalizers.unwrap_or_default(),
+            finalizers: self.intern_all(pvc.metadata.finalizers.unwrap_or_default()),
             volume_name: spec.volume_name.filter(|v| !v.is_empty()),
-            storage_class: spec.storage_class_name,
-            phase: pvc.status.and_then(|s| s.phase),
+            storage_class: spec.storage_class_name.map(|c| self.intern(&c)),
+            phase: pvc.status.and_then(|s| s.phase).map(|p| self.intern(&p)),
             ignored: ignored_rules(&annotations),
         };
-        if let Some(uid) = &facts.uid {
-            self.claim_uids.insert(uid.clone());
-        }
-        let key = (namespace, name);
-        let index = match self.claim_index.get(&key) {
-            Some(&i) => {
+        let replaced = self.claim_position(&facts.namespace, &facts.name);
+        let index = match replaced {
+            Some(i) => {
                 self.claims[i] = facts;
                 i
             }
             None => {
-                self.claim_index.insert(key, self.claims.len());
+                let hash = self.claim_index.hash(&(&*facts.namespace, facts.name.as_str()));
                 self.claims.push(facts);
-                self.claims.len() - 1
+                let claims = &self.claims;
+                let key = |i: usize| (&*claims[i].namespace, claims[i].name.as_str());
+                self.claim_index.insert(hash, claims.len() - 1, key);
+                claims.len() - 1
             }
         };
-        if let Some(volume) = &self.claims[index].volume_name {
-            self.claims_by_volume.insert(volume.clone(), index);
+        if let Some(volume) = self.claims[index].volume_name.as_deref() {
+            if self.claim_naming(volume).is_none() {
+                let hash = self.claims_by_volume.hash(volume);
+                let claims = &self.claims;
+                let key = |i: usize| claims[i].volume_name.as_deref().unwrap_or("");
+                self.claims_by_volume.insert(hash, index, key);
+            }
         }
         Ok(())
     }

@@ -20,6 +20,7 @@ pub mod driver;
 pub mod evidence;
 pub mod facts;
 pub mod handle;
+mod index;
 pub mod inventory;
 pub mod object;
 mod remedy;

@@ -19,8 +19,8 @@ fn retain(name: &str) -> String {
     )
 }
 
-fn remove_finalizer(name: &str, finalizers: &[String], finalizer: &str) -> Option<String> {
-    let index = finalizers.iter().position(|f| f == finalizer)?;
+fn remove_finalizer<S: AsRef<str>>(name: &str, finalizers: &[S], finalizer: &str) -> Option<String> {
+    let index = finalizers.iter().position(|f| f.as_ref() == finalizer)?;
     Some(format!(
         "kubectl patch pv {name} --type json -p '[{{\"op\":\"test\",\"path\":\
          \"/metadata/finalizers/{index}\",\"value\":\"{finalizer}\"}},{{\"op\":\"remove\",\

@@ -83,6 +83,34 @@ pub struct Step {
     pub action: String,
 }
 
+/// The steps of a simulation, recorded only when someone will read them.
+///
+/// Auditing a large cluster reads none of them, so a silent trace never
+/// formats a step: each step's text is produced by a closure.
+#[derive(Debug, Default)]
+pub struct Trace {
+    steps: Option<Vec<Step>>,
+}
+
+impl Trace {
+    /// A trace that records (`true`) or drops (`false`) its steps.
+    pub fn new(record: bool) -> Trace {
+        Trace { steps: record.then(Vec::new) }
+    }
+
+    /// Records a step, formatting its text only when recording.
+    pub fn push(&mut self, actor: Actor, action: impl FnOnce() -> String) {
+        if let Some(steps) = &mut self.steps {
+            steps.push(Step { actor, action: action() });
+        }
+    }
+
+    /// The recorded steps.
+    pub fn into_steps(self) -> Vec<Step> {
+        self.steps.unwrap_or_default()
+    }
+}
+
 /// The claim a PV is bound to, as far as the simulation goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -180,7 +208,7 @@ impl Sim<'_> {
             deleting: pv.deletion.is_some(),
             phase: pv.phase.unwrap_or(Phase::Pending),
             policy: pv.policy.clone(),
-            finalizers: pv.finalizers.clone(),
+            finalizers: pv.finalizers.iter().map(|f| f.to_string()).collect(),
             claim: self.claim_link(),
             attachments: attacher::attachments(self),
             fate: None,
@@ -219,7 +247,7 @@ impl Sim<'_> {
     }
 
     /// Runs every actor until none changes anything.
-    pub fn settle(&self, state: &mut State, trace: &mut Vec<Step>) {
+    pub fn settle(&self, state: &mut State, trace: &mut Trace) {
         for _ in 0..MAX_ROUNDS {
             let mut changed = false;
             changed |= pv_controller::step(self, state, trace);
@@ -234,40 +262,28 @@ impl Sim<'_> {
     }
 
     /// The claim is deleted and the pods that used it have ended.
-    pub fn delete_claim(&self, state: &mut State, trace: &mut Vec<Step>) {
+    pub fn delete_claim(&self, state: &mut State, trace: &mut Trace) {
         state.claim = ClaimLink::Gone;
-        trace.push(Step {
-            actor: Actor::Human,
-            action: "the claim is deleted (once the pods using it have ended)".into(),
-        });
+        trace.push(Actor::Human, || "the claim is deleted (once the pods using it have ended)".into());
     }
 
     /// A new claim binds the available PV.
-    pub fn bind_claim(&self, state: &mut State, trace: &mut Vec<Step>) {
+    pub fn bind_claim(&self, state: &mut State, trace: &mut Trace) {
         state.claim = ClaimLink::Bound;
-        trace.push(Step {
-            actor: Actor::Human,
-            action: "a claim binds the available PV".into(),
-        });
+        trace.push(Actor::Human, || "a claim binds the available PV".into());
     }
 
     /// The PV object is deleted.
-    pub fn delete_pv(&self, state: &mut State, trace: &mut Vec<Step>) {
+    pub fn delete_pv(&self, state: &mut State, trace: &mut Trace) {
         state.deleting = true;
-        trace.push(Step {
-            actor: Actor::Human,
-            action: "the PV object is deleted".into(),
-        });
+        trace.push(Actor::Human, || "the PV object is deleted".into());
     }
 }
 
-fn remove_if_done(state: &mut State, trace: &mut Vec<Step>) -> bool {
+fn remove_if_done(state: &mut State, trace: &mut Trace) -> bool {
     if state.exists && state.deleting && state.finalizers.is_empty() {
         state.exists = false;
-        trace.push(Step {
-            actor: Actor::ApiServer,
-            action: "no finalizer is left: the PV object is removed".into(),
-        });
+        trace.push(Actor::ApiServer, || "no finalizer is left: the PV object is removed".into());
         return true;
     }
     false

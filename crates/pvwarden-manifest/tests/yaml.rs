@@ -304,3 +304,19 @@ fn windows_line_endings_are_read() {
         vec![("Node", "n1".into(), 1), ("Node", "n2".into(), 6)]
     );
 }
+
+/// Regression: comments after `---`, between keys and at the ends of lines
+/// broke every document once another crate turned on the parser's comment
+/// events.
+#[test]
+fn comments_anywhere_are_ignored() {
+    let text = "# leading\n---\n# after the separator\napiVersion: v1 # trailing\n\
+                # between keys\nkind: PersistentVolume\nmetadata:\n  # nested\n  name: a\n\
+                ---\napiVersion: v1\nkind: PersistentVolume\nmetadata: {name: b} # flow\n";
+    let read = read("comments.yaml", text);
+    assert!(read.errors.is_empty(), "{:?}", read.messages());
+    assert_eq!(
+        read.objects(),
+        vec![("PersistentVolume", "a".into(), 4), ("PersistentVolume", "b".into(), 11)]
+    );
+}

@@ -20,10 +20,14 @@ pub struct Cli {
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Predicts, for every PV and claim in the input, what deleting it will do.
+    /// Predicts, for every PV and claim of the cluster or the files, what deleting it will do.
     Audit(AuditArgs),
     /// Tells the step-by-step story of one PV or claim (`namespace/name`), with remedies.
     Explain(ExplainArgs),
+    /// Writes the cluster objects the model uses as a YAML stream, for offline runs.
+    Snapshot(SnapshotArgs),
+    /// Prints the read-only ClusterRole (and a binding) that reading a cluster needs.
+    Rbac(RbacArgs),
     /// Decodes ceph-csi volume handles as ceph-csi does; one JSON object per line.
     Decode(DecodeArgs),
     /// Lists the rules with their ids, severities and summaries.
@@ -33,10 +37,14 @@ pub enum Command {
 /// Where the objects come from, and the assumptions about the cluster's software.
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// Files or directories (recursive: .yaml, .yml, .json); `-` reads standard input.
+    /// Files or directories (recursive: .yaml, .yml, .json); `-` reads standard input; none
+    /// reads the cluster of the kubeconfig context.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// The Kubernetes release of kube-controller-manager (e.g. 1.30).
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// The Kubernetes release of kube-controller-manager (e.g. 1.30); default: the API
+    /// server's, else the one a snapshot records.
     #[arg(long, value_name = "VERSION", env = "PVWARDEN_KUBE_VERSION")]
     pub kube_version: Option<Version>,
     /// The external-provisioner (csi-provisioner) release (e.g. 5.0.1).
@@ -48,12 +56,42 @@ pub struct ModelArgs {
     /// The ceph-csi release (e.g. 3.12.0).
     #[arg(long, value_name = "VERSION", env = "PVWARDEN_CEPH_CSI_VERSION")]
     pub ceph_csi_version: Option<Version>,
-    /// The time the input is judged at (RFC 3339); default: now.
+    /// The time the input is judged at (RFC 3339); default: now, or when a snapshot was taken.
     #[arg(long, value_name = "TIME")]
     pub now: Option<jiff::Timestamp>,
     /// How long a deletion may be pending before it counts as stuck (e.g. 1h, 30m).
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub stuck_after: jiff::SignedDuration,
+}
+
+/// How to reach a cluster when no PATH is given.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ClusterArgs {
+    /// The kubeconfig file (several joined by `:` are merged); default: ~/.kube/config, else
+    /// the in-cluster service account.
+    #[arg(long, value_name = "FILE", env = "KUBECONFIG", value_parser = any_path)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to read; default: the current context.
+    #[arg(long, value_name = "NAME", env = "PVWARDEN_CONTEXT")]
+    pub context: Option<String>,
+}
+
+/// Any path, the empty one included: `KUBECONFIG=` is common and means "unset".
+fn any_path(s: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(s))
+}
+
+impl ClusterArgs {
+    /// The connection options, with empty values taken as unset.
+    pub fn options(&self) -> pvwarden_kube::Options {
+        pvwarden_kube::Options {
+            kubeconfig: self
+                .kubeconfig
+                .clone()
+                .filter(|p| !p.as_os_str().is_empty()),
+            context: self.context.clone().filter(|c| !c.is_empty()),
+        }
+    }
 }
 
 fn parse_duration(s: &str) -> Result<jiff::SignedDuration, String> {
@@ -143,6 +181,46 @@ pub struct ExplainArgs {
     /// Prints the explanation as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `snapshot`.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Where to write the snapshot; `-` is standard output.
+    #[arg(short, long, value_name = "FILE", default_value = "-")]
+    pub output: PathBuf,
+}
+
+/// Arguments of `rbac`.
+#[derive(Debug, Args)]
+pub struct RbacArgs {
+    /// The name of the ClusterRole and of its binding.
+    #[arg(long, value_name = "NAME", default_value = "pvwarden-reader")]
+    pub name: String,
+    /// The service account to bind the role to.
+    #[arg(
+        long,
+        value_name = "NAMESPACE/NAME",
+        default_value = "pvwarden/pvwarden",
+        value_parser = parse_subject
+    )]
+    pub service_account: pvwarden_kube::rbac::Subject,
+}
+
+fn parse_subject(s: &str) -> Result<pvwarden_kube::rbac::Subject, String> {
+    match s.split_once('/') {
+        Some((namespace, name)) if !namespace.is_empty() && !name.is_empty() => {
+            Ok(pvwarden_kube::rbac::Subject {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+            })
+        }
+        _ => Err(format!(
+            "expected NAMESPACE/NAME, e.g. pvwarden/pvwarden, got {s:?}"
+        )),
+    }
 }
 
 /// Arguments of `decode`.
@@ -241,5 +319,74 @@ mod tests {
         assert_eq!(args.fail_on, Severity::Error);
         assert_eq!(args.model.kube_version, Some(Version::new(1, 30, 0)));
         assert_eq!(args.model.paths, vec![PathBuf::from("a.yaml")]);
+    }
+
+    fn parse(args: &[&str]) -> Command {
+        let argv = std::iter::once("pvwarden").chain(args.iter().copied());
+        Cli::try_parse_from(argv).expect("flags must parse").command
+    }
+
+    #[test]
+    fn audit_without_paths_reads_the_named_context() {
+        let Command::Audit(args) = parse(&["audit", "--context", "prod", "--kubeconfig", "/k"])
+        else {
+            panic!("expected audit")
+        };
+        assert!(args.model.paths.is_empty());
+        let options = args.model.cluster.options();
+        assert_eq!(options.context.as_deref(), Some("prod"));
+        assert_eq!(options.kubeconfig, Some(PathBuf::from("/k")));
+    }
+
+    #[test]
+    fn dash_still_reads_standard_input() {
+        let Command::Audit(args) = parse(&["audit", "-"]) else {
+            panic!("expected audit")
+        };
+        assert_eq!(args.model.paths, vec![PathBuf::from("-")]);
+    }
+
+    #[test]
+    fn explain_takes_a_name_and_cluster_flags() {
+        let Command::Explain(args) = parse(&["explain", "pv-1", "--context", "dev"]) else {
+            panic!("expected explain")
+        };
+        assert_eq!(args.name, "pv-1");
+        assert!(args.model.paths.is_empty());
+        assert_eq!(args.model.cluster.context.as_deref(), Some("dev"));
+    }
+
+    #[test]
+    fn empty_cluster_flags_count_as_unset() {
+        let cluster = ClusterArgs {
+            kubeconfig: Some(PathBuf::new()),
+            context: Some(String::new()),
+        };
+        assert_eq!(cluster.options(), pvwarden_kube::Options::default());
+    }
+
+    #[test]
+    fn snapshot_writes_to_standard_output_unless_told() {
+        let Command::Snapshot(args) = parse(&["snapshot"]) else {
+            panic!("expected snapshot")
+        };
+        assert_eq!(args.output, PathBuf::from("-"));
+        let Command::Snapshot(args) = parse(&["snapshot", "-o", "s.yaml", "--context", "c"]) else {
+            panic!("expected snapshot")
+        };
+        assert_eq!(args.output, PathBuf::from("s.yaml"));
+        assert_eq!(args.cluster.context.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn rbac_service_account_is_namespace_and_name() {
+        let Command::Rbac(args) = parse(&["rbac", "--service-account", "tools/audit"]) else {
+            panic!("expected rbac")
+        };
+        assert_eq!(args.service_account.namespace, "tools");
+        assert_eq!(args.service_account.name, "audit");
+        assert_eq!(args.name, "pvwarden-reader");
+        let bad = Cli::try_parse_from(["pvwarden", "rbac", "--service-account", "audit"]);
+        assert!(bad.is_err());
     }
 }

@@ -8,6 +8,8 @@ pub mod audit;
 pub use self::audit as audit_summary;
 mod decode;
 mod explain;
+mod rbac;
+mod snapshot;
 
 /// Runs one subcommand.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -15,6 +17,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Decode(args) => decode::run(&args),
+        Command::Snapshot(args) => snapshot::run(&args),
+        Command::Rbac(args) => rbac::run(&args),
         Command::Rules => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

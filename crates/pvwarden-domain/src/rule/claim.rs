@@ -32,7 +32,7 @@ fn held(
     if claim
         .finalizers
         .iter()
-        .any(|f| f == PVC_PROTECTION_FINALIZER)
+        .any(|f| &**f == PVC_PROTECTION_FINALIZER)
     {
         for pod in inventory.pods_using(&claim.namespace, &claim.name) {
             if pod.has_ended() {
@@ -54,7 +54,7 @@ fn held(
     if claim
         .finalizers
         .iter()
-        .any(|f| f == SNAPSHOT_SOURCE_FINALIZER)
+        .any(|f| &**f == SNAPSHOT_SOURCE_FINALIZER)
     {
         let snapshots = inventory
             .snapshots_of(&claim.namespace, &claim.name)
@@ -95,7 +95,7 @@ fn pending(
     let volume = claim.volume_name.as_deref()?;
     let pv = inventory.pv(volume)?;
     let claim_ref = pv.claim_ref.as_ref()?;
-    let same_name = claim_ref.namespace == claim.namespace && claim_ref.name == claim.name;
+    let same_name = *claim_ref.namespace == *claim.namespace && claim_ref.name == claim.name;
     let reason = match (&claim_ref.uid, &claim.uid) {
         (Some(a), Some(b)) if same_name && a != b => format!(
             "PV {volume} still names the earlier claim of this name (uid {a}); this claim \

@@ -7,9 +7,9 @@
 //! index stays small for 100,000 volumes; members of a group are re-checked
 //! against their real keys, so a hash collision can never invent a share.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
+
+use foldhash::HashMap;
 
 use crate::driver::CephKind;
 use crate::facts::{PvFacts, Source};
@@ -79,15 +79,15 @@ pub(crate) fn keys(pv: &PvFacts) -> Vec<String> {
 }
 
 fn hash(key: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    key.hash(&mut hasher);
-    hasher.finish()
+    // A fixed seed: the same key must hash the same when the index is built
+    // and when it is queried.
+    foldhash::fast::FixedState::with_seed(0x7076_7761_7264_656e).hash_one(key)
 }
 
 impl ShareIndex {
     /// Indexes every PV of an inventory.
     pub fn build(inventory: &Inventory) -> ShareIndex {
-        let mut groups: HashMap<u64, Vec<u32>> = HashMap::new();
+        let mut groups: HashMap<u64, Vec<u32>> = HashMap::default();
         for (i, pv) in inventory.pvs().iter().enumerate() {
             let Ok(i) = u32::try_from(i) else { break };
             for key in keys(pv) {

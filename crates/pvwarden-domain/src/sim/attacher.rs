@@ -1,6 +1,6 @@
 //! The external-attacher and the attach/detach controller, as far as they hold a PV.
 
-use super::{Actor, Attachment, ClaimLink, Sim, State, Step};
+use super::{Actor, Attachment, ClaimLink, Sim, State, Trace};
 use crate::facts::ATTACHER_FINALIZER_PREFIX;
 
 /// The VolumeAttachments of the PV, with why each cannot go away by itself.
@@ -22,7 +22,7 @@ pub(super) fn attachments(sim: &Sim<'_>) -> Vec<Attachment> {
 }
 
 /// Detaches what can be detached and releases the attacher's PV finalizer.
-pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool {
+pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
     if !s.exists {
         return false;
     }
@@ -39,10 +39,7 @@ pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool 
             keep
         });
         for name in detached {
-            trace.push(Step {
-                actor: Actor::Attacher,
-                action: format!("detaches the volume; VolumeAttachment {name} is deleted"),
-            });
+            trace.push(Actor::Attacher, || format!("detaches the volume; VolumeAttachment {name} is deleted"));
         }
         if before != s.attachments.len() {
             return true;
@@ -59,10 +56,7 @@ pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool 
         .collect();
     for finalizer in &ours {
         s.remove(finalizer);
-        trace.push(Step {
-            actor: Actor::Attacher,
-            action: format!("removes {finalizer}: no VolumeAttachment names the PV"),
-        });
+        trace.push(Actor::Attacher, || format!("removes {finalizer}: no VolumeAttachment names the PV"));
     }
     !ours.is_empty()
 }

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::{Actor, Sim, State, Step};
+use super::{Actor, Sim, State, Trace};
 use crate::driver::{Answer, Fate, Profile, Request, Secrets};
 use crate::facts::{Phase, PvFacts, ReclaimPolicy, Source, PROVISIONER_FINALIZER};
 use crate::inventory::Inventory;
@@ -87,7 +87,7 @@ impl Owner {
 }
 
 /// One sync of the PV by its provisioner.
-pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool {
+pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
     let Some(owner) = &sim.owner else {
         return false;
     };
@@ -100,10 +100,7 @@ pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool 
 
     if adds && !has && s.policy == ReclaimPolicy::Delete && !s.deleting && s.phase == Phase::Bound {
         s.finalizers.push(PROVISIONER_FINALIZER.to_owned());
-        trace.push(Step {
-            actor: Actor::Provisioner,
-            action: format!("adds {PROVISIONER_FINALIZER}: the PV is Bound with Delete"),
-        });
+        trace.push(Actor::Provisioner, || format!("adds {PROVISIONER_FINALIZER}: the PV is Bound with Delete"));
         return true;
     }
     let keeps = adds && s.policy == ReclaimPolicy::Delete;
@@ -114,10 +111,7 @@ pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool 
         } else {
             "its finalizer feature is off".to_owned()
         };
-        trace.push(Step {
-            actor: Actor::Provisioner,
-            action: format!("removes {PROVISIONER_FINALIZER}: {why}"),
-        });
+        trace.push(Actor::Provisioner, || format!("removes {PROVISIONER_FINALIZER}: {why}"));
         return true;
     }
 
@@ -132,32 +126,20 @@ pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool 
     delete(sim, s, trace, adds)
 }
 
-fn delete(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>, adds: bool) -> bool {
+fn delete(sim: &Sim<'_>, s: &mut State, trace: &mut Trace, adds: bool) -> bool {
     let answer = answer(sim, s);
     match answer {
         Answer::Ok { fate, why } => {
             let handle = sim.pv.csi().map_or("", |c| c.handle.as_str());
-            trace.push(Step {
-                actor: Actor::Provisioner,
-                action: format!("calls DeleteVolume({handle})"),
-            });
-            trace.push(Step {
-                actor: Actor::Driver,
-                action: format!("answers OK: {why}"),
-            });
+            trace.push(Actor::Provisioner, || format!("calls DeleteVolume({handle})"));
+            trace.push(Actor::Driver, || format!("answers OK: {why}"));
             s.fate = Some(merge_fate(s.fate, fate));
             if !s.deleting {
                 s.deleting = true;
-                trace.push(Step {
-                    actor: Actor::Provisioner,
-                    action: "deletes the PV object".into(),
-                });
+                trace.push(Actor::Provisioner, || "deletes the PV object".into());
             }
             if adds && s.remove(PROVISIONER_FINALIZER) {
-                trace.push(Step {
-                    actor: Actor::Provisioner,
-                    action: format!("removes {PROVISIONER_FINALIZER}"),
-                });
+                trace.push(Actor::Provisioner, || format!("removes {PROVISIONER_FINALIZER}"));
             }
             true
         }
@@ -167,21 +149,15 @@ fn delete(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>, adds: bool) -> bo
                 return false;
             }
             if code == "Evidence" {
-                trace.push(Step {
-                    actor: Actor::Evidence,
-                    action: format!(
+                trace.push(Actor::Evidence, || format!(
                         "the driver model would answer OK, but the cluster's records say \
                          otherwise: {message}"
-                    ),
-                });
+                    ));
             }
-            trace.push(Step {
-                actor: Actor::Provisioner,
-                action: format!(
+            trace.push(Actor::Provisioner, || format!(
                     "tries to delete the volume and fails; it records VolumeFailedDelete \
                      ({failure}) and retries with backoff, forever"
-                ),
-            });
+                ));
             s.failures.push(failure);
             true
         }
@@ -189,10 +165,7 @@ fn delete(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>, adds: bool) -> bo
             if s.unknown.is_some() {
                 return false;
             }
-            trace.push(Step {
-                actor: Actor::Driver,
-                action: format!("cannot be predicted: {why}"),
-            });
+            trace.push(Actor::Driver, || format!("cannot be predicted: {why}"));
             s.unknown = Some(why);
             true
         }

@@ -1,11 +1,11 @@
 //! kube-controller-manager's PV controller and PV protection controller.
 
-use super::{unprotect, Actor, ClaimLink, Sim, State, Step};
+use super::{unprotect, Actor, ClaimLink, Sim, State, Trace};
 use crate::driver::Profile;
 use crate::facts::{Phase, ReclaimPolicy, PV_CONTROLLER_FINALIZER};
 
 /// Binds, releases and reclaims (or fails) the PV.
-pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool {
+pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
     if !s.exists {
         return false;
     }
@@ -22,10 +22,7 @@ pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool 
             Phase::Available => "finds no claim for the PV: phase Available".to_owned(),
             _ => "sees that the PV's claim is gone: phase Released".to_owned(),
         };
-        trace.push(Step {
-            actor: Actor::PvController,
-            action,
-        });
+        trace.push(Actor::PvController, || action);
         s.phase = phase;
         return true;
     }
@@ -33,13 +30,10 @@ pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool 
 }
 
 /// Decides what the controller itself does with a released PV.
-fn reclaim(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool {
-    let failed = |s: &mut State, trace: &mut Vec<Step>, message: &str| {
+fn reclaim(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
+    let failed = |s: &mut State, trace: &mut Trace, message: &str| {
         s.phase = Phase::Failed;
-        trace.push(Step {
-            actor: Actor::PvController,
-            action: format!("marks the PV Failed: {message}"),
-        });
+        trace.push(Actor::PvController, || format!("marks the PV Failed: {message}"));
         true
     };
     match s.policy {
@@ -49,10 +43,7 @@ fn reclaim(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool {
                 s.phase = Phase::Available;
                 s.claim = ClaimLink::None;
                 s.fate = Some(crate::driver::Fate::Destroyed);
-                trace.push(Step {
-                    actor: Actor::PvController,
-                    action: "recycles the volume (its files are scrubbed): phase Available".into(),
-                });
+                trace.push(Actor::PvController, || "recycles the volume (its files are scrubbed): phase Available".into());
                 true
             }
             _ => failed(s, trace, "no volume plugin matched name for recycling"),
@@ -86,7 +77,7 @@ fn reclaim(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool {
 }
 
 /// Before CSI migration, the controller deletes cloud in-tree volumes itself.
-fn in_tree_delete(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> Option<bool> {
+fn in_tree_delete(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> Option<bool> {
     let crate::facts::Source::InTree { plugin, .. } = &sim.pv.source else {
         return None;
     };
@@ -97,13 +88,10 @@ fn in_tree_delete(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> Option
     s.fate = Some(crate::driver::Fate::Destroyed);
     s.deleting = true;
     s.remove(PV_CONTROLLER_FINALIZER);
-    trace.push(Step {
-        actor: Actor::PvController,
-        action: format!(
+    trace.push(Actor::PvController, || format!(
             "deletes the {plugin} volume with its in-tree plugin (CSI migration is GA only \
              from Kubernetes {ga}), then the PV object"
-        ),
-    });
+        ));
     Some(true)
 }
 
@@ -113,28 +101,22 @@ fn is_recyclable(sim: &Sim<'_>) -> bool {
 }
 
 /// The controller drops its in-tree finalizer from PVs an external provisioner deletes.
-fn handover_finalizer(sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool {
+fn handover_finalizer(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
     let external = sim.pv.csi().is_some() || sim.profile == Profile::InTreeMigrated;
     if external && s.remove(PV_CONTROLLER_FINALIZER) {
-        trace.push(Step {
-            actor: Actor::PvController,
-            action: format!(
+        trace.push(Actor::PvController, || format!(
                 "removes {PV_CONTROLLER_FINALIZER}: an external provisioner \
                              deletes this volume"
-            ),
-        });
+            ));
         return true;
     }
     false
 }
 
 /// Removes `kubernetes.io/pv-protection` once no claim holds the PV.
-pub(super) fn protect(_sim: &Sim<'_>, s: &mut State, trace: &mut Vec<Step>) -> bool {
+pub(super) fn protect(_sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
     if s.exists && unprotect(s) {
-        trace.push(Step {
-            actor: Actor::PvProtection,
-            action: "removes kubernetes.io/pv-protection: no claim is bound to the PV".into(),
-        });
+        trace.push(Actor::PvProtection, || "removes kubernetes.io/pv-protection: no claim is bound to the PV".into());
         return true;
     }
     false

@@ -158,6 +158,12 @@ impl<'r> Events<'r> {
                 Some(Err(err)) => return Err(self.scan_error(&err)),
                 None => return Err(DeError::syntax("unexpected end of input", self.end_pos())),
             };
+            // Comments are presentation, not data. The parser reports them
+            // because the workspace enables its `comments` feature (kube-client
+            // needs it, through serde-saphyr, and features are unified).
+            if matches!(event, Event::Comment(..)) {
+                continue;
+            }
             let pos = self.pos(&span);
             if let Event::Alias(anchor) = event {
                 let Some(events) = self.anchors.get(&anchor) else {
@@ -358,3 +364,4 @@ impl NameTracker {
         }
     }
 }
+

@@ -1,9 +1,10 @@
 //! `pvwarden audit`: a verdict for every volume and claim of the input.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::process::ExitCode;
 
 use anyhow::bail;
+use rayon::prelude::*;
 use pvwarden_domain::audit::Auditor;
 use pvwarden_domain::rule::{self, Finding, Severity};
 use pvwarden_domain::verdict::OnDelete;
@@ -13,6 +14,16 @@ use crate::baseline::{Baseline, Entry};
 use crate::cli::{AuditArgs, Format};
 use crate::load::load;
 use crate::output::{self, Header};
+
+/// How many PVs are evaluated together before their verdicts are written.
+const CHUNK: usize = 4096;
+
+/// One evaluated PV, with its findings for the baseline and its JSON, if rendered.
+struct Done {
+    verdict: pvwarden_domain::verdict::VolumeVerdict,
+    entries: Vec<Entry>,
+    rendered: Option<Vec<u8>>,
+}
 
 /// The counts at the end of a report.
 #[derive(Debug, Default, Serialize)]
@@ -38,12 +49,12 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
+    let started = std::time::Instant::now();
     let loaded = load(&args.model)?;
-    let auditor = Auditor::new(
-        &loaded.inventory,
-        loaded.assumptions.clone(),
-        loaded.settings,
-    );
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "input read");
+    let story = args.story && matches!(args.output, Format::Json | Format::Yaml);
+    let auditor = Auditor::new(&loaded.inventory, loaded.assumptions.clone(), loaded.settings)
+        .with_story(story);
     let filter = Filter {
         ignore: args.ignore.iter().map(String::as_str).collect(),
         baseline: baseline.as_ref(),
@@ -61,29 +72,46 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let mut summary = Summary::default();
     let mut recorded = Baseline::new();
     let mut worst: Option<Severity> = None;
-    let mut outcomes: HashMap<String, OnDelete> = HashMap::new();
-    for pv in loaded.inventory.pvs() {
-        let mut verdict = auditor.volume(pv);
-        if !(args.story && matches!(args.output, Format::Json | Format::Yaml)) {
-            verdict.story.clear();
+    let pvs = loaded.inventory.pvs();
+    let mut outcomes: Vec<OnDelete> = Vec::with_capacity(pvs.len());
+    let json = args.output == Format::Json;
+    // Verdicts are independent of each other: evaluate (and for JSON, render) a
+    // chunk on every core, then write it in input order. The chunk bounds the
+    // memory held for verdicts waiting to be written.
+    for chunk in pvs.chunks(CHUNK) {
+        let done: Vec<Done> = chunk
+            .par_iter()
+            .map(|pv| {
+                let mut verdict = auditor.volume(pv);
+                let name = verdict.name.clone();
+                let entries =
+                    filter.apply(&mut verdict.findings, "PersistentVolume", &name);
+                let rendered = if json { serde_json::to_vec(&verdict).ok() } else { None };
+                Done { verdict, entries, rendered }
+            })
+            .collect();
+        for Done { verdict, entries, rendered } in done {
+            recorded.findings.extend(entries);
+            tally(&verdict.findings, &mut summary);
+            worst = worst.max(verdict.findings.iter().map(|f| f.severity).max());
+            summary.volumes += 1;
+            summary.stuck_volumes += u64::from(verdict.stuck);
+            *summary.on_delete.entry(verdict.on_delete.as_str()).or_default() += 1;
+            outcomes.push(verdict.on_delete);
+            match rendered {
+                Some(bytes) => sink.volume_json(&bytes)?,
+                None => sink.volume(&verdict)?,
+            }
         }
-        let name = verdict.name.clone();
-        filter.apply(&mut verdict.findings, "PersistentVolume", &name, &mut recorded);
-        tally(&verdict.findings, &mut summary);
-        worst = worst.max(verdict.findings.iter().map(|f| f.severity).max());
-        summary.volumes += 1;
-        summary.stuck_volumes += u64::from(verdict.stuck);
-        *summary
-            .on_delete
-            .entry(verdict.on_delete.as_str())
-            .or_default() += 1;
-        outcomes.insert(verdict.name.clone(), verdict.on_delete);
-        sink.volume(&verdict)?;
     }
-    for claim in loaded.inventory.claims() {
-        let mut verdict = auditor.claim(claim, &outcomes);
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "volumes audited");
+    let inventory = &loaded.inventory;
+    let outcome_of = |name: &str| inventory.pv_position(name).map(|i| outcomes[i]);
+    for claim in inventory.claims() {
+        let mut verdict = auditor.claim(claim, &outcome_of);
         let object = format!("{}/{}", verdict.namespace, verdict.name);
-        filter.apply(&mut verdict.findings, "PersistentVolumeClaim", &object, &mut recorded);
+        let entries = filter.apply(&mut verdict.findings, "PersistentVolumeClaim", &object);
+        recorded.findings.extend(entries);
         tally(&verdict.findings, &mut summary);
         worst = worst.max(verdict.findings.iter().map(|f| f.severity).max());
         summary.claims += 1;
@@ -91,6 +119,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         sink.claim(&verdict)?;
     }
     sink.finish(&summary)?;
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "report written");
 
     for error in &loaded.report.errors {
         eprintln!("pvwarden: {error}");
@@ -129,10 +158,11 @@ struct Filter<'a> {
 }
 
 impl Filter<'_> {
-    /// Drops `--ignore`d findings, records the rest for `--write-baseline`, then
-    /// drops those the baseline already knows.
-    fn apply(&self, findings: &mut Vec<Finding>, kind: &str, object: &str, record: &mut Baseline) {
+    /// Drops `--ignore`d findings, then those the baseline already knows; returns
+    /// the entries to record for `--write-baseline` (all but the ignored).
+    fn apply(&self, findings: &mut Vec<Finding>, kind: &str, object: &str) -> Vec<Entry> {
         findings.retain(|f| !self.ignore.contains(f.rule));
+        let mut entries = Vec::with_capacity(findings.len());
         findings.retain(|f| {
             let entry = Entry {
                 rule: f.rule.to_owned(),
@@ -140,8 +170,9 @@ impl Filter<'_> {
                 object: object.to_owned(),
             };
             let known = self.baseline.is_some_and(|b| b.contains(&entry));
-            record.findings.insert(entry);
+            entries.push(entry);
             !known
         });
+        entries
     }
 }

@@ -1,6 +1,5 @@
 //! `pvwarden explain`: the step-by-step story of one PV or claim.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -40,11 +39,10 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     };
     let volume = pv.map(|pv| auditor.volume(pv));
     let claim = claim.map(|c| {
-        let outcomes: HashMap<String, _> = volume
-            .iter()
-            .map(|v| (v.name.clone(), v.on_delete))
-            .collect();
-        auditor.claim(c, &outcomes)
+        let outcome = |name: &str| {
+            volume.as_ref().filter(|v| v.name == name).map(|v| v.on_delete)
+        };
+        auditor.claim(c, &outcome)
     });
 
     let mut out = std::io::stdout().lock();

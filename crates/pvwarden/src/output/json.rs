@@ -47,12 +47,16 @@ impl Sink for Json {
     }
 
     fn volume(&mut self, verdict: &VolumeVerdict) -> anyhow::Result<()> {
+        self.volume_json(&serde_json::to_vec(verdict)?)
+    }
+
+    fn volume_json(&mut self, json: &[u8]) -> anyhow::Result<()> {
         if self.volumes > 0 {
             self.out.write_all(b",")?;
         }
         self.volumes += 1;
         self.out.write_all(b"\n")?;
-        serde_json::to_writer(&mut self.out, verdict)?;
+        self.out.write_all(json)?;
         Ok(())
     }
 

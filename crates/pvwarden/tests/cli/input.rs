@@ -55,9 +55,9 @@ fn dash_reads_standard_input() {
 }
 
 #[test]
-fn no_path_reads_standard_input() {
+fn helm_output_on_standard_input_is_audited() {
     let stdin = fixture("helm-static-cephfs.yaml");
-    let run = pvwarden(["audit", "-o", "json", "--now", NOW])
+    let run = pvwarden(["audit", "-o", "json", "--now", NOW, "-"])
         .stdin(stdin)
         .run();
     run.assert_code(1);
