@@ -97,7 +97,7 @@ pub fn classify(pv: &PvFacts, inventory: &Inventory) -> Classification {
         .filter(|c| crate::driver::CephKind::from_driver(&c.driver).is_some())
         .map(|c| volid::decode(&c.handle).is_ok());
     let static_volume = csi.is_some_and(|c| c.is_static_volume());
-    let root_path = csi.is_some_and(|c| c.attribute("rootPath").is_some());
+    let root_path = csi.is_some_and(|c| c.root_path);
 
     let corroboration = [name_matches_claim, has_identity, class_matches];
     let count = corroboration.iter().filter(|m| **m).count();

@@ -112,7 +112,7 @@ impl Phase {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClaimRef {
     /// The claim's namespace.
-    pub namespace: String,
+    pub namespace: Arc<str>,
     /// The claim's name.
     pub name: String,
     /// The claim's uid, when the binding was completed.
@@ -127,9 +127,16 @@ pub struct CsiSource {
     /// The driver's id of the backing volume.
     pub handle: String,
     /// The volume attributes the model reads (others are dropped), in input order.
-    pub attributes: Vec<(&'static str, Box<str>)>,
+    pub attributes: Vec<(&'static str, Arc<str>)>,
     /// The node-stage secret, `namespace/name`.
     pub node_stage_secret: Option<Arc<str>>,
+    /// Whether `rootPath` is set (a static CephFS volume names its directory).
+    pub root_path: bool,
+    /// A hash of the CephFS directory the volume mounts (`rootPath`, else
+    /// `subvolumePath`, with its cluster and filesystem): volumes with the same
+    /// key share storage. The paths themselves are long, unique per volume and
+    /// read by nothing else, so only their hash is kept.
+    pub path_key: Option<u64>,
 }
 
 /// The volume attributes kept from `spec.csi.volumeAttributes`.
@@ -140,8 +147,6 @@ pub const KEPT_ATTRIBUTES: &[&str] = &[
     "journalPool",
     "imageName",
     "subvolumeName",
-    "subvolumePath",
-    "rootPath",
     "staticVolume",
     "radosNamespace",
     "share",
@@ -151,6 +156,18 @@ pub const KEPT_ATTRIBUTES: &[&str] = &[
     "type",
     ATTR_PROVISIONER_IDENTITY,
 ];
+
+/// The key of a CephFS directory: its cluster and path (trailing slashes
+/// ignored), hashed with a fixed seed so that equal keys always match.
+///
+/// The filesystem name is left out on purpose: hand-written shares often omit
+/// the optional `fsName`, and ceph-csi's subvolume paths carry a uuid, so the
+/// path alone already tells filesystems apart.
+pub fn cephfs_path_key(cluster: &str, path: &str) -> u64 {
+    use std::hash::BuildHasher;
+    let path = path.trim_end_matches('/');
+    foldhash::quality::FixedState::with_seed(0x7076_7061_7468_6b65).hash_one((cluster, path))
+}
 
 impl CsiSource {
     /// A kept volume attribute, if present.
@@ -188,8 +205,6 @@ pub struct PvFacts {
     pub name: String,
     /// Where the PV was read.
     pub origin: Origin,
-    /// `metadata.creationTimestamp`.
-    pub created: Option<Timestamp>,
     /// `metadata.deletionTimestamp`: the PV is being deleted.
     pub deletion: Option<Timestamp>,
     /// `metadata.finalizers`, in order (shared strings: a few values recur everywhere).

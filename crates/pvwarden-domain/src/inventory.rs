@@ -62,7 +62,7 @@ pub struct Inventory {
     claim_events: HashMap<(String, String), EventFacts>,
     components: Vec<ComponentFacts>,
     kinds_seen: HashSet<&'static str>,
-    strings: HashSet<Arc<str>>,
+    strings: Strings,
 }
 
 impl Inventory {
@@ -78,11 +78,58 @@ impl Inventory {
     /// Returns an [`Error`] naming the object and field when a field the model
     /// relies on has a value Kubernetes would not accept; nothing is recorded.
     pub fn add(&mut self, located: Located<Object>) -> Result<(), Error> {
+        let prepared = Inventory::prepare(located)?;
+        self.insert(prepared);
+        Ok(())
+    }
+
+    /// Reads the facts of one object without touching an inventory.
+    ///
+    /// This is the costly part of [`Inventory::add`] for volumes and claims,
+    /// and it needs no shared state, so readers run it on many objects at
+    /// once and [`Inventory::insert`] the results in input order.
+    ///
+    /// # Errors
+    ///
+    /// As [`Inventory::add`].
+    pub fn prepare(located: Located<Object>) -> Result<Prepared, Error> {
         let Located { object, origin } = located;
+        Ok(match object {
+            Object::PersistentVolume(pv) => Prepared(Inner::Pv(Box::new(pv_facts(
+                *pv,
+                origin,
+                &mut Fresh,
+            )?))),
+            Object::PersistentVolumeClaim(pvc) => {
+                Prepared(Inner::Claim(Box::new(claim_facts(*pvc, origin, &mut Fresh)?)))
+            }
+            object => Prepared(Inner::Other(Located { object, origin })),
+        })
+    }
+
+    /// Records prepared facts.
+    pub fn insert(&mut self, prepared: Prepared) {
+        match prepared.0 {
+            Inner::Pv(mut facts) => {
+                facts.share_strings(&mut self.strings);
+                self.insert_pv(*facts);
+                self.kinds_seen.insert("PersistentVolume");
+            }
+            Inner::Claim(mut facts) => {
+                facts.share_strings(&mut self.strings);
+                self.insert_claim(*facts);
+                self.kinds_seen.insert("PersistentVolumeClaim");
+            }
+            Inner::Other(located) => self.add_other(located),
+        }
+    }
+
+    fn add_other(&mut self, located: Located<Object>) {
+        let Located { object, origin: _ } = located;
         let kind = object.kind();
         match object {
-            Object::PersistentVolume(pv) => self.add_pv(*pv, origin)?,
-            Object::PersistentVolumeClaim(pvc) => self.add_claim(*pvc, origin)?,
+            // Handled by `insert`; kept for a complete match.
+            Object::PersistentVolume(_) | Object::PersistentVolumeClaim(_) => return,
             Object::StorageClass(sc) => self.add_class(*sc),
             Object::CsiDriver(driver) => {
                 if let Some(name) = driver.metadata.name {
@@ -111,7 +158,6 @@ impl Inventory {
             Object::VolumeSnapshotContent(c) => self.add_snapshot_content(*c),
         }
         self.kinds_seen.insert(kind);
-        Ok(())
     }
 
     // === queries ===
@@ -236,110 +282,15 @@ impl Inventory {
         })
     }
 
-    fn intern_all(&mut self, strings: Vec<String>) -> Vec<Arc<str>> {
-        strings.iter().map(|s| self.intern(s)).collect()
-    }
-
     fn intern(&mut self, s: &str) -> Arc<str> {
-        if let Some(existing) = self.strings.get(s) {
-            return existing.clone();
-        }
-        let arc: Arc<str> = Arc::from(s);
-        self.strings.insert(arc.clone());
-        arc
+        self.strings.intern(s)
     }
 
-    fn add_pv(&mut self, pv: PersistentVolume, origin: Origin) -> Result<(), Error> {
-        let name = pv.metadata.name.clone().unwrap_or_default();
-        let fail = |field: &'static str, problem: String| Error {
-            origin: origin.clone(),
-            kind: "PersistentVolume",
-            object: display_name(&name),
-            field,
-            problem,
-        };
-        if name.is_empty() {
-            return Err(fail("metadata.name", "missing".into()));
-        }
-        let spec = pv.spec.unwrap_or_default();
-        let policy = match spec.persistent_volume_reclaim_policy.as_deref() {
-            None => ReclaimPolicy::Retain,
-            Some("Delete") => ReclaimPolicy::Delete,
-            Some("Retain") => ReclaimPolicy::Retain,
-            Some("Recycle") => ReclaimPolicy::Recycle,
-            Some(other) => {
-                let problem = format!("expected Delete, Retain or Recycle, got {other:?}");
-                return Err(fail("spec.persistentVolumeReclaimPolicy", problem));
-            }
-        };
-        let status = pv.status.unwrap_or_default();
-        let phase = match status.phase.as_deref() {
-            None => None,
-            Some(p) => Some(Phase::parse(p).ok_or_else(|| {
-                let problem =
-                    format!("expected Pending, Available, Bound, Released or Failed, got {p:?}");
-                fail("status.phase", problem)
-            })?),
-        };
-        let source = self.pv_source(&spec);
-        if let Source::Csi(csi) = &source {
-            if csi.driver.is_empty() {
-                return Err(fail("spec.csi.driver", "missing".into()));
-            }
-            if csi.handle.is_empty() {
-                return Err(fail("spec.csi.volumeHandle", "missing".into()));
-            }
-        }
-        let claim_ref = spec.claim_ref.and_then(|r| {
-            Some(ClaimRef {
-                namespace: r.namespace.unwrap_or_default(),
-                name: r.name?,
-                uid: r.uid,
-            })
-        });
-        let annotations = pv.metadata.annotations.unwrap_or_default();
-        let provisioned_by = annotations.get(ANN_PROVISIONED_BY).map(|s| self.intern(s));
-        let migrated_to = annotations.get(ANN_MIGRATED_TO).map(|s| self.intern(s));
-        let deletion_secret = match (
-            annotations.get(ANN_DELETION_SECRET_NAMESPACE),
-            annotations.get(ANN_DELETION_SECRET_NAME),
-        ) {
-            (Some(ns), Some(n)) => Some((self.intern(ns), self.intern(n))),
-            _ => None,
-        };
-        let finalizers = self.intern_all(pv.metadata.finalizers.unwrap_or_default());
-        let access_modes = self.intern_all(spec.access_modes.unwrap_or_default());
-        let capacity = spec.capacity.and_then(|c| c.get("storage").map(|q| self.intern(&q.0)));
-        // The message only matters for a Failed PV (kube-controller-manager's reason).
-        let status_message = status.message.filter(|_| phase == Some(Phase::Failed));
-        let storage_class = spec
-            .storage_class_name
-            .filter(|s| !s.is_empty())
-            .map(|s| self.intern(&s));
-        let facts = PvFacts {
-            name: name.clone(),
-            origin,
-            created: time(pv.metadata.creation_timestamp),
-            deletion: time(pv.metadata.deletion_timestamp),
-            finalizers,
-            provisioned_by,
-            migrated_to,
-            deletion_secret,
-            ignored: ignored_rules(&annotations),
-            policy,
-            phase,
-            status_message,
-            phase_since: time(status.last_phase_transition_time),
-            storage_class,
-            claim_ref,
-            source,
-            capacity,
-            access_modes,
-        };
+    fn insert_pv(&mut self, facts: PvFacts) {
         // A later document with the same name replaces the earlier one, as
         // `kubectl apply` of the stream would.
-        let hash = self.pv_index.hash(name.as_str());
-        match self.pv_index.get(hash, |i| self.pvs[i].name == name) {
+        let hash = self.pv_index.hash(facts.name.as_str());
+        match self.pv_index.get(hash, |i| self.pvs[i].name == facts.name) {
             Some(i) => self.pvs[i] = facts,
             None => {
                 self.pvs.push(facts);
@@ -347,66 +298,9 @@ impl Inventory {
                 self.pv_index.insert(hash, pvs.len() - 1, |i| pvs[i].name.as_str());
             }
         }
-        Ok(())
     }
 
-    fn pv_source(&mut self, spec: &k8s_openapi::api::core::v1::PersistentVolumeSpec) -> Source {
-        if let Some(csi) = &spec.csi {
-            let attributes = csi
-                .volume_attributes
-                .iter()
-                .flatten()
-                .filter_map(|(k, v)| {
-                    KEPT_ATTRIBUTES
-                        .iter()
-                        .find(|kept| **kept == k)
-                        .map(|kept| (*kept, Box::from(v.as_str())))
-                })
-                .collect();
-            let node_stage_secret = csi.node_stage_secret_ref.as_ref().map(|r| {
-                let ns = r.namespace.as_deref().unwrap_or("");
-                self.intern(&format!("{ns}/{}", r.name.as_deref().unwrap_or("")))
-            });
-            return Source::Csi(CsiSource {
-                driver: self.intern(&csi.driver),
-                handle: csi.volume_handle.clone(),
-                attributes,
-                node_stage_secret,
-            });
-        }
-        in_tree_source(spec).unwrap_or(Source::None)
-    }
-
-    fn add_claim(&mut self, pvc: PersistentVolumeClaim, origin: Origin) -> Result<(), Error> {
-        let name = pvc.metadata.name.clone().unwrap_or_default();
-        let namespace = pvc
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into());
-        if name.is_empty() {
-            return Err(Error {
-                origin,
-                kind: "PersistentVolumeClaim",
-                object: format!("{namespace}/<unnamed>"),
-                field: "metadata.name",
-                problem: "missing".into(),
-            });
-        }
-        let spec = pvc.spec.unwrap_or_default();
-        let annotations = pvc.metadata.annotations.unwrap_or_default();
-        let facts = ClaimFacts {
-            namespace: self.intern(&namespace),
-            name,
-            uid: pvc.metadata.uid,
-            origin,
-            deletion: time(pvc.metadata.deletion_timestamp),
-            finalizers: self.intern_all(pvc.metadata.finalizers.unwrap_or_default()),
-            volume_name: spec.volume_name.filter(|v| !v.is_empty()),
-            storage_class: spec.storage_class_name.map(|c| self.intern(&c)),
-            phase: pvc.status.and_then(|s| s.phase).map(|p| self.intern(&p)),
-            ignored: ignored_rules(&annotations),
-        };
+    fn insert_claim(&mut self, facts: ClaimFacts) {
         let replaced = self.claim_position(&facts.namespace, &facts.name);
         let index = match replaced {
             Some(i) => {
@@ -430,7 +324,6 @@ impl Inventory {
                 self.claims_by_volume.insert(hash, index, key);
             }
         }
-        Ok(())
     }
 
     fn add_class(&mut self, sc: StorageClass) {
@@ -650,6 +543,274 @@ impl Inventory {
             deletion_policy: content.spec.deletion_policy,
         });
     }
+}
+
+fn pv_facts(pv: PersistentVolume, origin: Origin, strings: &mut impl Intern) -> Result<PvFacts, Error> {
+    let name = pv.metadata.name.clone().unwrap_or_default();
+    let fail = |field: &'static str, problem: String| Error {
+        origin: origin.clone(),
+        kind: "PersistentVolume",
+        object: display_name(&name),
+        field,
+        problem,
+    };
+    if name.is_empty() {
+        return Err(fail("metadata.name", "missing".into()));
+    }
+    let spec = pv.spec.unwrap_or_default();
+    let policy = match spec.persistent_volume_reclaim_policy.as_deref() {
+        None => ReclaimPolicy::Retain,
+        Some("Delete") => ReclaimPolicy::Delete,
+        Some("Retain") => ReclaimPolicy::Retain,
+        Some("Recycle") => ReclaimPolicy::Recycle,
+        Some(other) => {
+            let problem = format!("expected Delete, Retain or Recycle, got {other:?}");
+            return Err(fail("spec.persistentVolumeReclaimPolicy", problem));
+        }
+    };
+    let status = pv.status.unwrap_or_default();
+    let phase = match status.phase.as_deref() {
+        None => None,
+        Some(p) => Some(Phase::parse(p).ok_or_else(|| {
+            let problem =
+                format!("expected Pending, Available, Bound, Released or Failed, got {p:?}");
+            fail("status.phase", problem)
+        })?),
+    };
+    let source = pv_source(&spec, strings);
+    if let Source::Csi(csi) = &source {
+        if csi.driver.is_empty() {
+            return Err(fail("spec.csi.driver", "missing".into()));
+        }
+        if csi.handle.is_empty() {
+            return Err(fail("spec.csi.volumeHandle", "missing".into()));
+        }
+    }
+    let claim_ref = spec.claim_ref.and_then(|r| {
+        Some(ClaimRef {
+            namespace: strings.intern(r.namespace.as_deref().unwrap_or_default()),
+            name: r.name?,
+            uid: r.uid,
+        })
+    });
+    let annotations = pv.metadata.annotations.unwrap_or_default();
+    let provisioned_by = annotations.get(ANN_PROVISIONED_BY).map(|s| strings.intern(s));
+    let migrated_to = annotations.get(ANN_MIGRATED_TO).map(|s| strings.intern(s));
+    let deletion_secret = match (
+        annotations.get(ANN_DELETION_SECRET_NAMESPACE),
+        annotations.get(ANN_DELETION_SECRET_NAME),
+    ) {
+        (Some(ns), Some(n)) => Some((strings.intern(ns), strings.intern(n))),
+        _ => None,
+    };
+    let finalizers = intern_all(strings, pv.metadata.finalizers.unwrap_or_default());
+    let access_modes = intern_all(strings, spec.access_modes.unwrap_or_default());
+    let capacity = spec.capacity.and_then(|c| c.get("storage").map(|q| strings.intern(&q.0)));
+    // The message only matters for a Failed PV (kube-controller-manager's reason).
+    let status_message = status.message.filter(|_| phase == Some(Phase::Failed));
+    let storage_class = spec
+        .storage_class_name
+        .filter(|s| !s.is_empty())
+        .map(|s| strings.intern(&s));
+    let facts = PvFacts {
+        name: name.clone(),
+        origin,
+        deletion: time(pv.metadata.deletion_timestamp),
+        finalizers,
+        provisioned_by,
+        migrated_to,
+        deletion_secret,
+        ignored: ignored_rules(&annotations),
+        policy,
+        phase,
+        status_message,
+        phase_since: time(status.last_phase_transition_time),
+        storage_class,
+        claim_ref,
+        source,
+        capacity,
+        access_modes,
+    };
+    Ok(facts)
+}
+
+fn pv_source(spec: &k8s_openapi::api::core::v1::PersistentVolumeSpec, strings: &mut impl Intern) -> Source {
+    if let Some(csi) = &spec.csi {
+        let attributes = csi
+            .volume_attributes
+            .iter()
+            .flatten()
+            .filter_map(|(k, v)| {
+                KEPT_ATTRIBUTES
+                    .iter()
+                    .find(|kept| **kept == k)
+                    .map(|kept| (*kept, strings.intern(v)))
+            })
+            .collect();
+        let node_stage_secret = csi.node_stage_secret_ref.as_ref().map(|r| {
+            let ns = r.namespace.as_deref().unwrap_or("");
+            strings.intern(&format!("{ns}/{}", r.name.as_deref().unwrap_or("")))
+        });
+        let attr = |key: &str| csi.volume_attributes.as_ref()?.get(key).map(String::as_str);
+        let root_path = attr("rootPath").is_some();
+        let path_key = attr("rootPath").or(attr("subvolumePath")).map(|path| {
+            cephfs_path_key(attr("clusterID").unwrap_or(""), path)
+        });
+        return Source::Csi(CsiSource {
+            driver: strings.intern(&csi.driver),
+            handle: csi.volume_handle.clone(),
+            attributes,
+            node_stage_secret,
+            root_path,
+            path_key,
+        });
+    }
+    in_tree_source(spec).unwrap_or(Source::None)
+}
+
+fn claim_facts(
+pvc: PersistentVolumeClaim,
+origin: Origin,
+strings: &mut impl Intern,
+) -> Result<ClaimFacts, Error> {
+    let name = pvc.metadata.name.clone().unwrap_or_default();
+    let namespace = pvc
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    if name.is_empty() {
+        return Err(Error {
+            origin,
+            kind: "PersistentVolumeClaim",
+            object: format!("{namespace}/<unnamed>"),
+            field: "metadata.name",
+            problem: "missing".into(),
+        });
+    }
+    let spec = pvc.spec.unwrap_or_default();
+    let annotations = pvc.metadata.annotations.unwrap_or_default();
+    let facts = ClaimFacts {
+        namespace: strings.intern(&namespace),
+        name,
+        uid: pvc.metadata.uid,
+        origin,
+        deletion: time(pvc.metadata.deletion_timestamp),
+        finalizers: intern_all(strings, pvc.metadata.finalizers.unwrap_or_default()),
+        volume_name: spec.volume_name.filter(|v| !v.is_empty()),
+        storage_class: spec.storage_class_name.map(|c| strings.intern(&c)),
+        phase: pvc.status.and_then(|s| s.phase).map(|p| strings.intern(&p)),
+        ignored: ignored_rules(&annotations),
+    };
+    Ok(facts)
+}
+
+
+/// Facts read from one object by [`Inventory::prepare`], ready to insert.
+#[derive(Debug)]
+pub struct Prepared(Inner);
+
+#[derive(Debug)]
+enum Inner {
+    Pv(Box<PvFacts>),
+    Claim(Box<ClaimFacts>),
+    Other(Located<Object>),
+}
+
+/// Where the short strings that recur across objects come from.
+trait Intern {
+    fn intern(&mut self, s: &str) -> Arc<str>;
+}
+
+/// Fresh strings, for facts read in parallel; [`Strings::share`] dedupes them later.
+struct Fresh;
+
+impl Intern for Fresh {
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        Arc::from(s)
+    }
+}
+
+/// One shared copy of each recurring string (driver names, finalizers,
+/// namespaces, attribute values), so 100,000 volumes do not hold 100,000 copies.
+#[derive(Debug, Default)]
+struct Strings(HashSet<Arc<str>>);
+
+impl Intern for Strings {
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(existing) = self.0.get(s) {
+            return existing.clone();
+        }
+        let arc: Arc<str> = Arc::from(s);
+        self.0.insert(arc.clone());
+        arc
+    }
+}
+
+impl Strings {
+    /// Replaces a string with the shared copy, making it the shared copy if new.
+    fn share(&mut self, s: &mut Arc<str>) {
+        match self.0.get(s) {
+            Some(existing) => *s = existing.clone(),
+            None => {
+                self.0.insert(s.clone());
+            }
+        }
+    }
+
+    fn share_all(&mut self, all: &mut [Arc<str>]) {
+        all.iter_mut().for_each(|s| self.share(s));
+    }
+
+    fn share_opt(&mut self, s: &mut Option<Arc<str>>) {
+        if let Some(s) = s {
+            self.share(s);
+        }
+    }
+}
+
+impl PvFacts {
+    fn share_strings(&mut self, strings: &mut Strings) {
+        strings.share_all(&mut self.finalizers);
+        strings.share_opt(&mut self.provisioned_by);
+        strings.share_opt(&mut self.migrated_to);
+        if let Some((ns, name)) = &mut self.deletion_secret {
+            strings.share(ns);
+            strings.share(name);
+        }
+        strings.share_opt(&mut self.storage_class);
+        if let Some(claim_ref) = &mut self.claim_ref {
+            strings.share(&mut claim_ref.namespace);
+        }
+        if let Source::Csi(csi) = &mut self.source {
+            strings.share(&mut csi.driver);
+            strings.share_opt(&mut csi.node_stage_secret);
+            for (key, value) in &mut csi.attributes {
+                if !UNIQUE_ATTRIBUTES.contains(key) {
+                    strings.share(value);
+                }
+            }
+        }
+        strings.share_opt(&mut self.capacity);
+        strings.share_all(&mut self.access_modes);
+    }
+}
+
+impl ClaimFacts {
+    fn share_strings(&mut self, strings: &mut Strings) {
+        strings.share(&mut self.namespace);
+        strings.share_all(&mut self.finalizers);
+        strings.share_opt(&mut self.storage_class);
+        strings.share_opt(&mut self.phase);
+    }
+}
+
+/// Attribute values that differ on every volume: sharing them would only cost.
+const UNIQUE_ATTRIBUTES: &[&str] =
+    &["imageName", "subvolumeName", "subDir"];
+
+fn intern_all(strings: &mut impl Intern, all: Vec<String>) -> Vec<Arc<str>> {
+    all.iter().map(|s| strings.intern(s)).collect()
 }
 
 struct EventRecord<'a> {

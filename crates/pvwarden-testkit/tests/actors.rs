@@ -76,7 +76,11 @@ async fn case_11_finalizer_race_after_backend_deleted() {
         observed: "deleted",
         assumption: Sidecar::Provisioner("disk.csi.azure.com".into()),
     };
-    check_case("11-azuredisk-finalizer-race-backend-deleted", &[disagreement]).await;
+    check_case(
+        "11-azuredisk-finalizer-race-backend-deleted",
+        &[disagreement],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,7 +93,11 @@ async fn case_13_attacher_finalizer_without_attachment() {
         observed: "deleted",
         assumption: Sidecar::Attacher("io.rancher.longhorn".into()),
     };
-    check_case("13-longhorn-pv-terminating-attacher-finalizer", &[disagreement]).await;
+    check_case(
+        "13-longhorn-pv-terminating-attacher-finalizer",
+        &[disagreement],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,8 +141,13 @@ async fn case_27_current_ceph_csi_deletes_the_pv_by_itself() {
     let case = Case::read("27-cephcsi-rbd-pool-deleted-before-pv");
     let config = test_config().ceph_csi(Version::new(3, 14, 0));
     let cluster = Cluster::start(&case, config).await;
-    let state = cluster.settle("the provisioner deletes the PV", |s| s.volumes.is_empty()).await;
-    assert_eq!(state.backend, case.seed, "the image was already gone with its pool");
+    let state = cluster
+        .settle("the provisioner deletes the PV", |s| s.volumes.is_empty())
+        .await;
+    assert_eq!(
+        state.backend, case.seed,
+        "the image was already gone with its pool"
+    );
     cluster.stop().await;
 }
 
@@ -149,16 +162,30 @@ async fn case_03_only_kcm_before_1_31_fails_the_static_pv() {
         let cluster = Cluster::start_stopped(&case).await;
         let status = json!({"status": {"phase": "Bound", "message": null}});
         let params = PatchParams::default();
-        cluster.volumes().patch_status(name, &params, &Patch::Merge(status)).await.unwrap();
+        cluster
+            .volumes()
+            .patch_status(name, &params, &Patch::Merge(status))
+            .await
+            .unwrap();
         let cluster = cluster.with_actors(test_config().kubernetes(kubernetes));
         if kubernetes < Version::new(1, 31, 0) {
-            let state = cluster.settle("kcm fails the PV", |s| s.volumes[name].phase == "Failed").await;
+            let state = cluster
+                .settle("kcm fails the PV", |s| s.volumes[name].phase == "Failed")
+                .await;
             assert_eq!(state.volumes[name].finalizers, [PROVISIONER_FINALIZER]);
-            assert_eq!(state.backend, case.seed, "DeleteVolume must not run on {kubernetes}");
+            assert_eq!(
+                state.backend, case.seed,
+                "DeleteVolume must not run on {kubernetes}"
+            );
         } else {
-            let state = cluster.settle("the PV goes", |s| !s.volumes.contains_key(name)).await;
+            let state = cluster
+                .settle("the PV goes", |s| !s.volumes.contains_key(name))
+                .await;
             let volume = &state.backend["volumes"][0];
-            assert_eq!(volume["exists"], false, "the static volume is deleted on {kubernetes}");
+            assert_eq!(
+                volume["exists"], false,
+                "the static volume is deleted on {kubernetes}"
+            );
         }
         cluster.stop().await;
     }
@@ -187,7 +214,10 @@ async fn check_case(name: &str, disagreements: &[Disagreement]) {
         match disagreement {
             None => check_volume(&case, subject, verdict, case.config()).await,
             Some(d) => {
-                assert_eq!(verdict["on_delete"], d.expected, "{name}: the verdict changed");
+                assert_eq!(
+                    verdict["on_delete"], d.expected,
+                    "{name}: the verdict changed"
+                );
                 let mut healthy = verdict.clone();
                 healthy["on_delete"] = json!(d.observed);
                 healthy["stuck"] = json!(false);
@@ -207,7 +237,11 @@ async fn check_volume(case: &Case, name: &str, verdict: &Value, config: Config) 
     let context = format!("{} PV {name} ({config:?})", case.name);
     let cluster = Cluster::start_stopped(case).await;
     let loaded = cluster.state().await;
-    let pv = loaded.volumes.get(name).unwrap_or_else(|| panic!("{context}: no such PV")).clone();
+    let pv = loaded
+        .volumes
+        .get(name)
+        .unwrap_or_else(|| panic!("{context}: no such PV"))
+        .clone();
     let cluster = cluster.with_actors(config);
     let before = cluster.settle("the actors start", |_| true).await;
 
@@ -215,46 +249,90 @@ async fn check_volume(case: &Case, name: &str, verdict: &Value, config: Config) 
     let stuck = before.volumes.get(name).is_some_and(|pv| {
         pv.deleting || (matches!(pv.phase.as_str(), "Released" | "Failed") && pv.policy == "Delete")
     });
-    assert_eq!(stuck, verdict["stuck"] == true, "{context}: stuck, in {before:#?}");
+    assert_eq!(
+        stuck,
+        verdict["stuck"] == true,
+        "{context}: stuck, in {before:#?}"
+    );
 
     let after = if before.volumes.contains_key(name) {
         cluster.next_deletion_of(name, &before, &context).await
     } else {
         before
     };
-    let blocking: Vec<String> = serde_json::from_value(verdict["blocking_finalizers"].clone()).unwrap();
+    let blocking: Vec<String> =
+        serde_json::from_value(verdict["blocking_finalizers"].clone()).unwrap();
     let on_delete = verdict["on_delete"].as_str().unwrap();
     match on_delete {
         "deleted" => {
-            assert!(!after.volumes.contains_key(name), "{context}: PV stays in {after:#?}");
+            assert!(
+                !after.volumes.contains_key(name),
+                "{context}: PV stays in {after:#?}"
+            );
             let volumes = backend_volumes(&after.backend, &pv);
-            assert!(!volumes.is_empty(), "{context}: the seed has no volume with the PV's handle");
-            assert!(volumes.iter().all(|v| v["exists"] == false), "{context}: {volumes:#?}");
+            assert!(
+                !volumes.is_empty(),
+                "{context}: the seed has no volume with the PV's handle"
+            );
+            assert!(
+                volumes.iter().all(|v| v["exists"] == false),
+                "{context}: {volumes:#?}"
+            );
         }
         "kept" => {
             assert_eq!(after.backend, case.seed, "{context}: the backend changed");
             let state = if after.volumes.contains_key(name) {
                 cluster.delete_volume(name).await;
-                cluster.settle("the kept PV goes", |s| !s.volumes.contains_key(name)).await
+                cluster
+                    .settle("the kept PV goes", |s| !s.volumes.contains_key(name))
+                    .await
             } else {
                 after
             };
-            assert_eq!(state.backend, case.seed, "{context}: deleting the PV changed the backend");
+            assert_eq!(
+                state.backend, case.seed,
+                "{context}: deleting the PV changed the backend"
+            );
         }
         "hangs" => {
-            let left = after.volumes.get(name).unwrap_or_else(|| panic!("{context}: the PV went"));
-            assert!(left.deleting, "{context}: the PV is not being deleted: {left:?}");
-            assert_eq!(left.finalizers, blocking, "{context}: the finalizers holding it");
+            let left = after
+                .volumes
+                .get(name)
+                .unwrap_or_else(|| panic!("{context}: the PV went"));
+            assert!(
+                left.deleting,
+                "{context}: the PV is not being deleted: {left:?}"
+            );
+            assert_eq!(
+                left.finalizers, blocking,
+                "{context}: the finalizers holding it"
+            );
             assert_eq!(after.backend, case.seed, "{context}: the backend changed");
         }
         "orphaned" => {
-            assert!(!after.volumes.contains_key(name), "{context}: PV stays in {after:#?}");
+            assert!(
+                !after.volumes.contains_key(name),
+                "{context}: PV stays in {after:#?}"
+            );
             assert_eq!(after.backend, case.seed, "{context}: the backend changed");
             let volumes = backend_volumes(&after.backend, &pv);
-            assert!(volumes.iter().all(|v| v["exists"] == true), "{context}: {volumes:#?}");
-            assert!(!volumes.is_empty(), "{context}: the seed has no volume with the PV's handle");
-            let pointing = after.volumes.values().filter(|other| other.handle == pv.handle);
-            assert_eq!(pointing.count(), 0, "{context}: a PV still points at the volume");
+            assert!(
+                volumes.iter().all(|v| v["exists"] == true),
+                "{context}: {volumes:#?}"
+            );
+            assert!(
+                !volumes.is_empty(),
+                "{context}: the seed has no volume with the PV's handle"
+            );
+            let pointing = after
+                .volumes
+                .values()
+                .filter(|other| other.handle == pv.handle);
+            assert_eq!(
+                pointing.count(),
+                0,
+                "{context}: a PV still points at the volume"
+            );
         }
         other => panic!("{context}: unknown verdict {other:?}"),
     }
@@ -265,42 +343,71 @@ async fn check_claim(case: &Case, key: &str, verdict: &Value) {
     let context = format!("{} claim {key}", case.name);
     let cluster = Cluster::start(case, case.config()).await;
     let before = cluster.settle("the actors start", |_| true).await;
-    let claim = before.claims.get(key).unwrap_or_else(|| panic!("{context}: no such claim"));
+    let claim = before
+        .claims
+        .get(key)
+        .unwrap_or_else(|| panic!("{context}: no such claim"));
     let bound = claim.volume.clone().filter(|volume| {
-        before.volumes.get(volume).is_some_and(|pv| pv.claim_uid.as_deref() == Some(&claim.uid))
+        before
+            .volumes
+            .get(volume)
+            .is_some_and(|pv| pv.claim_uid.as_deref() == Some(&claim.uid))
     });
 
     // Stuck: already deleting and held, or never bound to the PV it names.
     let stuck = claim.deleting || (claim.phase == "Pending" && claim.volume.is_some());
-    assert_eq!(stuck, verdict["stuck"] == true, "{context}: stuck, in {before:#?}");
+    assert_eq!(
+        stuck,
+        verdict["stuck"] == true,
+        "{context}: stuck, in {before:#?}"
+    );
 
     let (namespace, name) = key.split_once('/').unwrap();
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(cluster.client.clone(), namespace);
     claims.delete(name, &DeleteParams::default()).await.unwrap();
     let mut after = cluster.settle("the claim deletion", |_| true).await;
     if after.claims.contains_key(key) {
-        assert!(stuck, "{context}: the claim stays though not stuck: {after:#?}");
+        assert!(
+            stuck,
+            "{context}: the claim stays though not stuck: {after:#?}"
+        );
         cluster.end_pods_using(namespace, name).await;
-        after = cluster.settle("the pods end", |s| !s.claims.contains_key(key)).await;
+        after = cluster
+            .settle("the pods end", |s| !s.claims.contains_key(key))
+            .await;
     }
-    assert!(!after.claims.contains_key(key), "{context}: the claim stays in {after:#?}");
+    assert!(
+        !after.claims.contains_key(key),
+        "{context}: the claim stays in {after:#?}"
+    );
 
     match (verdict["on_delete"].as_str().unwrap(), bound) {
         ("kept", _) => assert_eq!(after.backend, case.seed, "{context}: the backend changed"),
         ("deleted", Some(volume)) => {
             let pv = &before.volumes[&volume];
             let volumes = backend_volumes(&after.backend, pv);
-            assert!(!volumes.is_empty() && volumes.iter().all(|v| v["exists"] == false), "{context}");
+            assert!(
+                !volumes.is_empty() && volumes.iter().all(|v| v["exists"] == false),
+                "{context}"
+            );
         }
-        (other, bound) => panic!("{context}: cannot check {other:?} for a claim bound to {bound:?}"),
+        (other, bound) => {
+            panic!("{context}: cannot check {other:?} for a claim bound to {bound:?}")
+        }
     }
     cluster.stop().await;
 }
 
 /// The backend volumes of a PV's driver with its handle as id.
 fn backend_volumes<'a>(backend: &'a Value, pv: &VolumeState) -> Vec<&'a Value> {
-    let volumes = backend["volumes"].as_array().map(Vec::as_slice).unwrap_or_default();
-    volumes.iter().filter(|v| v["driver"] == pv.driver && v["id"] == pv.handle).collect()
+    let volumes = backend["volumes"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    volumes
+        .iter()
+        .filter(|v| v["driver"] == pv.driver && v["id"] == pv.handle)
+        .collect()
 }
 
 // === a case's files ===
@@ -371,7 +478,10 @@ impl Cluster {
     /// Starts the server with the case and its seed, without actors.
     async fn start_stopped(case: &Case) -> Self {
         init_logs();
-        let config = server::Config { load: vec![case.manifest.clone()], ..Default::default() };
+        let config = server::Config {
+            load: vec![case.manifest.clone()],
+            ..Default::default()
+        };
         let server = Server::start(config).await.unwrap();
         let client = actor::client(&server.url, &server.ca_pem, &server.admin_token).unwrap();
         let body = serde_json::to_vec(&case.seed).unwrap();
@@ -380,7 +490,11 @@ impl Cluster {
             .body(body)
             .unwrap();
         client.request_text(put).await.unwrap();
-        Self { server, client, actors: None }
+        Self {
+            server,
+            client,
+            actors: None,
+        }
     }
 
     fn with_actors(mut self, config: Config) -> Self {
@@ -402,14 +516,20 @@ impl Cluster {
     }
 
     async fn delete_volume(&self, name: &str) {
-        self.volumes().delete(name, &DeleteParams::default()).await.unwrap();
+        self.volumes()
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
     }
 
     /// Makes the PV's next deletion: its bound claim's, else its own; a claim held by pods
     /// gets them ended first, as the case's remedy says ("fix the pod first").
     async fn next_deletion_of(&self, name: &str, before: &State, context: &str) -> State {
         let pv = &before.volumes[name];
-        let claim = pv.claim.as_ref().and_then(|key| before.claims.get(key).map(|c| (key, c)));
+        let claim = pv
+            .claim
+            .as_ref()
+            .and_then(|key| before.claims.get(key).map(|c| (key, c)));
         let claim = claim.filter(|(_, claim)| Some(&claim.uid) == pv.claim_uid.as_ref());
         match claim {
             _ if pv.deleting => {}
@@ -418,7 +538,10 @@ impl Cluster {
                 if !claim.deleting {
                     let claims: Api<PersistentVolumeClaim> =
                         Api::namespaced(self.client.clone(), namespace);
-                    claims.delete(claim_name, &DeleteParams::default()).await.unwrap();
+                    claims
+                        .delete(claim_name, &DeleteParams::default())
+                        .await
+                        .unwrap();
                     self.settle("the claim deletion", |_| true).await;
                 }
                 self.end_pods_using(namespace, claim_name).await;
@@ -435,19 +558,30 @@ impl Cluster {
     async fn end_pods_using(&self, namespace: &str, claim: &str) {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         for pod in pods.list(&ListParams::default()).await.unwrap() {
-            let volumes = pod.spec.as_ref().and_then(|s| s.volumes.clone()).unwrap_or_default();
+            let volumes = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.volumes.clone())
+                .unwrap_or_default();
             let uses = volumes.iter().any(|v| {
-                v.persistent_volume_claim.as_ref().is_some_and(|c| c.claim_name == claim)
+                v.persistent_volume_claim
+                    .as_ref()
+                    .is_some_and(|c| c.claim_name == claim)
             });
             if !uses {
                 continue;
             }
             let name = pod.metadata.name.clone().unwrap();
-            let force = DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() };
+            let force = DeleteParams {
+                grace_period_seconds: Some(0),
+                ..DeleteParams::default()
+            };
             pods.delete(&name, &force).await.unwrap();
             if pods.get_opt(&name).await.unwrap().is_some() {
                 let ended = json!({"status": {"phase": "Succeeded"}});
-                let _ = pods.patch_status(&name, &PatchParams::default(), &Patch::Merge(ended)).await;
+                let _ = pods
+                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(ended))
+                    .await;
             }
         }
     }
@@ -466,7 +600,10 @@ impl Cluster {
             } else if done(&now) && since.elapsed() >= QUIET {
                 return now;
             }
-            assert!(Instant::now() < deadline, "the actors did not settle after {what}: {last:#?}");
+            assert!(
+                Instant::now() < deadline,
+                "the actors did not settle after {what}: {last:#?}"
+            );
         }
     }
 
@@ -476,16 +613,34 @@ impl Cluster {
         let claims = claims.list(&ListParams::default()).await.unwrap();
         let attachments: Api<VolumeAttachment> = Api::all(self.client.clone());
         let attachments = attachments.list(&ListParams::default()).await.unwrap();
-        let get = http::Request::get("/pvwarden-test/backend").body(Vec::new()).unwrap();
+        let get = http::Request::get("/pvwarden-test/backend")
+            .body(Vec::new())
+            .unwrap();
         let backend: Value = self.client.request(get).await.unwrap();
 
         State {
-            volumes: volumes.items.iter().map(|pv| (name(&pv.metadata), VolumeState::of(pv))).collect(),
-            claims: claims.items.iter().map(|c| (key(&c.metadata), ClaimState::of(c))).collect(),
+            volumes: volumes
+                .items
+                .iter()
+                .map(|pv| (name(&pv.metadata), VolumeState::of(pv)))
+                .collect(),
+            claims: claims
+                .items
+                .iter()
+                .map(|c| (key(&c.metadata), ClaimState::of(c)))
+                .collect(),
             attachments: attachments
                 .items
                 .iter()
-                .map(|va| (name(&va.metadata), (va.metadata.finalizers.clone().unwrap_or_default(), va.metadata.deletion_timestamp.is_some())))
+                .map(|va| {
+                    (
+                        name(&va.metadata),
+                        (
+                            va.metadata.finalizers.clone().unwrap_or_default(),
+                            va.metadata.deletion_timestamp.is_some(),
+                        ),
+                    )
+                })
                 .collect(),
             backend,
         }
@@ -535,16 +690,35 @@ impl VolumeState {
         let spec = pv.spec.clone().unwrap_or_default();
         let claim_ref = spec.claim_ref.as_ref();
         Self {
-            phase: pv.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default(),
-            policy: spec.persistent_volume_reclaim_policy.clone().unwrap_or_default(),
+            phase: pv
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_default(),
+            policy: spec
+                .persistent_volume_reclaim_policy
+                .clone()
+                .unwrap_or_default(),
             finalizers: pv.metadata.finalizers.clone().unwrap_or_default(),
             deleting: pv.metadata.deletion_timestamp.is_some(),
             claim: claim_ref.map(|c| {
-                format!("{}/{}", c.namespace.clone().unwrap_or_default(), c.name.clone().unwrap_or_default())
+                format!(
+                    "{}/{}",
+                    c.namespace.clone().unwrap_or_default(),
+                    c.name.clone().unwrap_or_default()
+                )
             }),
             claim_uid: claim_ref.and_then(|c| c.uid.clone()),
-            driver: spec.csi.as_ref().map(|c| c.driver.clone()).unwrap_or_default(),
-            handle: spec.csi.as_ref().map(|c| c.volume_handle.clone()).unwrap_or_default(),
+            driver: spec
+                .csi
+                .as_ref()
+                .map(|c| c.driver.clone())
+                .unwrap_or_default(),
+            handle: spec
+                .csi
+                .as_ref()
+                .map(|c| c.volume_handle.clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -561,11 +735,19 @@ struct ClaimState {
 impl ClaimState {
     fn of(claim: &PersistentVolumeClaim) -> Self {
         Self {
-            phase: claim.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default(),
+            phase: claim
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_default(),
             uid: claim.metadata.uid.clone().unwrap_or_default(),
             finalizers: claim.metadata.finalizers.clone().unwrap_or_default(),
             deleting: claim.metadata.deletion_timestamp.is_some(),
-            volume: claim.spec.as_ref().and_then(|s| s.volume_name.clone()).filter(|v| !v.is_empty()),
+            volume: claim
+                .spec
+                .as_ref()
+                .and_then(|s| s.volume_name.clone())
+                .filter(|v| !v.is_empty()),
         }
     }
 }
@@ -575,7 +757,11 @@ fn name(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> St
 }
 
 fn key(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
-    format!("{}/{}", meta.namespace.clone().unwrap_or_default(), name(meta))
+    format!(
+        "{}/{}",
+        meta.namespace.clone().unwrap_or_default(),
+        name(meta)
+    )
 }
 
 // === events ===
@@ -590,13 +776,19 @@ async fn failed_deletes_count_up_the_cases_event() {
     let deadline = Instant::now() + BOUND;
     loop {
         let listed = events.list(&ListParams::default()).await.unwrap();
-        let counted = listed.items.iter().find(|e| e.reason.as_deref() == Some("VolumeFailedDelete"));
+        let counted = listed
+            .items
+            .iter()
+            .find(|e| e.reason.as_deref() == Some("VolumeFailedDelete"));
         let count = counted.and_then(|e| e.count).unwrap_or_default();
         if count > 2842 {
             assert_eq!(listed.items.len(), 1, "repeats must not make new events");
             break;
         }
-        assert!(Instant::now() < deadline, "the event was not counted up: {listed:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the event was not counted up: {listed:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     cluster.stop().await;

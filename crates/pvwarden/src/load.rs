@@ -283,3 +283,14 @@ fn assumptions(args: &ModelArgs, inventory: &Inventory, server: Option<Version>)
     }
     a
 }
+
+/// The resident memory of this process in KiB, for debug logs (Linux only; 0 elsewhere).
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}

@@ -53,11 +53,8 @@ pub(crate) fn keys(pv: &PvFacts) -> Vec<String> {
             let cluster = csi.attribute("clusterID").unwrap_or("");
             match CephKind::from_driver(&csi.driver) {
                 Some(CephKind::Cephfs | CephKind::Nfs) => {
-                    let path = csi.attribute("rootPath").or(csi.attribute("subvolumePath"));
-                    if let Some(path) = path {
-                        let fs = csi.attribute("fsName").unwrap_or("");
-                        let path = path.trim_end_matches('/');
-                        keys.push(format!("cephfs\0{cluster}\0{fs}\0{path}"));
+                    if let Some(key) = csi.path_key {
+                        keys.push(format!("cephfs\0{key:016x}"));
                     }
                 }
                 Some(CephKind::Rbd) => {

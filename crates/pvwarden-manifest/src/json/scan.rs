@@ -3,27 +3,34 @@
 //! It checks brackets and strings, which is all it takes to find the end of
 //! a value and so to go on after a bad one; serde_json checks the rest when
 //! it reads the bytes that were captured.
+//!
+//! The scan jumps rather than walks: inside a string to the next quote or
+//! backslash with `memchr2`, outside strings to the next byte that is a
+//! bracket or a quote, by a table lookup per byte that never branches on
+//! state. Lines are counted by [`Input::consume`] over whole runs of bytes.
 
 use std::io;
 use std::ops::ControlFlow;
 
 use crate::input::{Input, LookAheadError};
 
-/// Bytes of the value being scanned, kept up to a limit.
-pub(crate) struct Capture {
-    pub bytes: Vec<u8>,
-    on: bool,
+/// Bytes of the value being scanned, appended to a buffer up to a limit.
+pub(crate) struct Capture<'b> {
+    /// Where the bytes go; `None` when nothing is kept.
+    out: Option<&'b mut Vec<u8>>,
+    /// The length of `out` when the capture started.
+    start: usize,
     limit: usize,
     /// The value was longer than the limit, and its bytes were dropped.
     pub truncated: bool,
 }
 
-impl Capture {
-    /// Keeps up to `limit` bytes.
-    pub(crate) fn new(limit: usize) -> Self {
+impl<'b> Capture<'b> {
+    /// Appends up to `limit` bytes to `out`.
+    pub(crate) fn to(out: &'b mut Vec<u8>, limit: usize) -> Self {
         Capture {
-            bytes: Vec::new(),
-            on: true,
+            start: out.len(),
+            out: Some(out),
             limit,
             truncated: false,
         }
@@ -32,30 +39,36 @@ impl Capture {
     /// Keeps nothing.
     pub(crate) fn off() -> Self {
         Capture {
-            bytes: Vec::new(),
-            on: false,
+            out: None,
+            start: 0,
             limit: 0,
             truncated: false,
         }
     }
 
-    /// Stops keeping bytes and frees those kept.
+    /// The bytes kept so far.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.out.as_deref().map_or(&[], |out| &out[self.start..])
+    }
+
+    /// Stops keeping bytes and removes those kept from the buffer.
     pub(crate) fn stop(&mut self) {
-        self.on = false;
-        self.bytes = Vec::new();
+        if let Some(out) = self.out.take() {
+            out.truncate(self.start);
+        }
     }
 
     /// Keeps `bytes`, unless the limit is reached.
     pub(crate) fn push(&mut self, bytes: &[u8]) {
-        if !self.on {
+        let Some(out) = self.out.as_deref_mut() else {
             return;
-        }
-        if self.bytes.len() + bytes.len() > self.limit {
+        };
+        if out.len() - self.start + bytes.len() > self.limit {
             self.truncated = true;
             self.stop();
             return;
         }
-        self.bytes.extend_from_slice(bytes);
+        out.extend_from_slice(bytes);
     }
 }
 
@@ -83,6 +96,83 @@ enum Step {
     Done(usize),
     /// The value is malformed at this offset.
     Bad(usize, Problem),
+}
+
+/// The bytes that matter outside strings: quotes and brackets.
+const STRUCTURAL: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'"' as usize] = true;
+    table[b'{' as usize] = true;
+    table[b'[' as usize] = true;
+    table[b'}' as usize] = true;
+    table[b']' as usize] = true;
+    table
+};
+
+/// The state of a scan for the end of a string, object or array.
+struct Nest {
+    /// The closing brackets still expected, innermost last.
+    closers: Vec<u8>,
+    max_depth: usize,
+    in_string: bool,
+    /// The previous buffer ended with a backslash inside a string.
+    escape: bool,
+}
+
+impl Nest {
+    /// Follows strings and brackets through `bytes`.
+    ///
+    /// The value ends when a string closes, or a bracket, with no bracket
+    /// left open.
+    fn step(&mut self, bytes: &[u8]) -> Step {
+        // The byte after a backslash that ended the previous buffer is escaped.
+        let mut i = usize::from(std::mem::take(&mut self.escape));
+        while i < bytes.len() {
+            if self.in_string {
+                let Some(j) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
+                    return Step::More;
+                };
+                i += j;
+                if bytes[i] == b'\\' {
+                    i += 2;
+                    self.escape = i > bytes.len();
+                    continue;
+                }
+                self.in_string = false;
+                i += 1;
+                if self.closers.is_empty() {
+                    return Step::Done(i);
+                }
+                continue;
+            }
+
+            let Some(j) = bytes[i..].iter().position(|&b| STRUCTURAL[usize::from(b)]) else {
+                return Step::More;
+            };
+            i += j;
+            match bytes[i] {
+                b'"' => self.in_string = true,
+                open @ (b'{' | b'[') => {
+                    if self.closers.len() >= self.max_depth {
+                        let limit = self.max_depth as u64;
+                        let what = "nesting depth";
+                        return Step::Bad(i, Problem::Limit { what, limit });
+                    }
+                    self.closers.push(if open == b'{' { b'}' } else { b']' });
+                }
+                close => {
+                    if self.closers.pop() != Some(close) {
+                        return Step::Bad(i, Problem::Syntax("mismatched bracket"));
+                    }
+                    if self.closers.is_empty() {
+                        return Step::Done(i + 1);
+                    }
+                }
+            }
+            i += 1;
+        }
+        Step::More
+    }
 }
 
 /// The scanner over one input.
@@ -116,7 +206,7 @@ impl<'r> Scanner<'r> {
     }
 
     /// Skips white space and returns the next byte without consuming it.
-    pub(crate) fn peek(&mut self, capture: &mut Capture) -> Result<Option<u8>, Fail> {
+    pub(crate) fn peek(&mut self, capture: &mut Capture<'_>) -> Result<Option<u8>, Fail> {
         loop {
             let bytes = self.fill()?;
             if bytes.is_empty() {
@@ -142,7 +232,7 @@ impl<'r> Scanner<'r> {
     pub(crate) fn expect(
         &mut self,
         expected: u8,
-        capture: &mut Capture,
+        capture: &mut Capture<'_>,
         problem: &'static str,
     ) -> Result<(), Fail> {
         match self.peek(capture)? {
@@ -156,37 +246,16 @@ impl<'r> Scanner<'r> {
     }
 
     /// Scans one value, after white space.
-    pub(crate) fn value(&mut self, capture: &mut Capture) -> Result<(), Fail> {
+    pub(crate) fn value(&mut self, capture: &mut Capture<'_>) -> Result<(), Fail> {
         match self.peek(capture)? {
             None => Err(self.fail(Problem::Syntax("unexpected end of input"))),
-            Some(b'{' | b'[') => self.composite(capture),
-            Some(b'"') => self.string(capture),
+            Some(b'{' | b'[' | b'"') => self.close(capture, Vec::new()),
             Some(_) => self.scalar(capture),
         }
     }
 
     /// Scans a string, starting at its opening quote.
-    pub(crate) fn string(&mut self, capture: &mut Capture) -> Result<(), Fail> {
-        let mut opened = false;
-        let mut escape = false;
-        self.run(capture, |bytes| {
-            for (i, &b) in bytes.iter().enumerate() {
-                if !opened {
-                    opened = true;
-                } else if escape {
-                    escape = false;
-                } else if b == b'\\' {
-                    escape = true;
-                } else if b == b'"' {
-                    return Step::Done(i + 1);
-                }
-            }
-            Step::More
-        })
-    }
-
-    /// Scans an object or array, starting at its opening bracket.
-    fn composite(&mut self, capture: &mut Capture) -> Result<(), Fail> {
+    pub(crate) fn string(&mut self, capture: &mut Capture<'_>) -> Result<(), Fail> {
         self.close(capture, Vec::new())
     }
 
@@ -197,55 +266,21 @@ impl<'r> Scanner<'r> {
         self.close(&mut Capture::off(), vec![b'}'])
     }
 
-    /// Scans until every bracket in `closers`, and every one opened on the way, is closed.
-    fn close(&mut self, capture: &mut Capture, mut closers: Vec<u8>) -> Result<(), Fail> {
-        let max_depth = self.max_depth;
-        let mut in_string = false;
-        let mut escape = false;
-        self.run(capture, |bytes| {
-            for (i, &b) in bytes.iter().enumerate() {
-                if in_string {
-                    if escape {
-                        escape = false;
-                    } else if b == b'\\' {
-                        escape = true;
-                    } else if b == b'"' {
-                        in_string = false;
-                    }
-                    continue;
-                }
-                match b {
-                    b'"' => in_string = true,
-                    b'{' | b'[' => {
-                        if closers.len() >= max_depth {
-                            let limit = max_depth as u64;
-                            return Step::Bad(
-                                i,
-                                Problem::Limit {
-                                    what: "nesting depth",
-                                    limit,
-                                },
-                            );
-                        }
-                        closers.push(if b == b'{' { b'}' } else { b']' });
-                    }
-                    b'}' | b']' => {
-                        if closers.pop() != Some(b) {
-                            return Step::Bad(i, Problem::Syntax("mismatched bracket"));
-                        }
-                        if closers.is_empty() {
-                            return Step::Done(i + 1);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Step::More
-        })
+    /// Scans until every bracket in `closers`, and every one opened on the
+    /// way, is closed; or, with none open, to the end of the string or
+    /// bracketed value that starts here.
+    fn close(&mut self, capture: &mut Capture<'_>, closers: Vec<u8>) -> Result<(), Fail> {
+        let mut nest = Nest {
+            closers,
+            max_depth: self.max_depth,
+            in_string: false,
+            escape: false,
+        };
+        self.run(capture, |bytes| nest.step(bytes))
     }
 
     /// Scans a number, `true`, `false` or `null`, up to the next delimiter.
-    fn scalar(&mut self, capture: &mut Capture) -> Result<(), Fail> {
+    fn scalar(&mut self, capture: &mut Capture<'_>) -> Result<(), Fail> {
         let mut len = 0usize;
         let result = self.run(capture, |bytes| {
             for (i, &b) in bytes.iter().enumerate() {
@@ -273,7 +308,7 @@ impl<'r> Scanner<'r> {
     /// Feeds buffered bytes to `step` until it finds the end of the value.
     fn run(
         &mut self,
-        capture: &mut Capture,
+        capture: &mut Capture<'_>,
         mut step: impl FnMut(&[u8]) -> Step,
     ) -> Result<(), Fail> {
         loop {

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{PersistentVolume, Secret};
+use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolume, Secret};
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::json;
@@ -217,52 +217,53 @@ pub fn secret_name(
     snapshot: &Snapshot,
 ) -> Result<Option<SecretName>, String> {
     let meta = &pv.metadata;
-    let pv_name = meta_name(meta);
-    let (name, namespace) = (
+    let annotated = (
         annotation(meta, ANN_SECRET_NAME),
         annotation(meta, ANN_SECRET_NAMESPACE),
     );
-    if let (Some(name), Some(namespace)) = (name, namespace) {
+    if let (Some(name), Some(namespace)) = annotated {
         // Both empty says "no secret needed"; one empty names nothing usable.
         if name.is_empty() || namespace.is_empty() {
             return Ok(None);
         }
-        return Ok(Some(SecretName {
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-        }));
+        let (namespace, name) = (namespace.to_owned(), name.to_owned());
+        return Ok(Some(SecretName { namespace, name }));
     }
 
     let class_name = volume_class(pv);
-    let Some(class) = snapshot
+    let class = snapshot
         .class(class_name)
-        .filter(|_| !class_name.is_empty())
-    else {
-        return Ok(None);
-    };
-    let Some(claim) = volume_claim_ref(pv) else {
-        return Ok(None);
-    };
+        .filter(|_| !class_name.is_empty());
+    match (class, volume_claim_ref(pv)) {
+        (Some(class), Some(claim)) => class_secret(pv, class.parameters.as_ref(), claim),
+        _ => Ok(None),
+    }
+}
+
+/// The class's provisioner secret, else its default secret, with templates resolved.
+fn class_secret(
+    pv: &PersistentVolume,
+    parameters: Option<&BTreeMap<String, String>>,
+    claim: &ObjectReference,
+) -> Result<Option<SecretName>, String> {
     let empty = BTreeMap::new();
-    let parameters = class.parameters.as_ref().unwrap_or(&empty);
+    let parameters = parameters.unwrap_or(&empty);
     let mut templates = secret_templates(parameters, CLASS_SECRET_NAME, CLASS_SECRET_NAMESPACE)?;
     if templates.is_none() {
-        templates = secret_templates(
-            parameters,
-            CLASS_DEFAULT_SECRET_NAME,
-            CLASS_DEFAULT_SECRET_NAMESPACE,
-        )?;
+        let (name, namespace) = (CLASS_DEFAULT_SECRET_NAME, CLASS_DEFAULT_SECRET_NAMESPACE);
+        templates = secret_templates(parameters, name, namespace)?;
     }
     let Some((name, namespace)) = templates else {
         return Ok(None);
     };
 
+    let pv_name = meta_name(&pv.metadata);
     let claim_namespace = claim.namespace.as_deref().unwrap_or_default();
     let claim_name = claim.name.as_deref().unwrap_or_default();
     let namespace_params = [("pv.name", pv_name), ("pvc.namespace", claim_namespace)];
     let name_params = [
-        ("pv.name", pv_name),
-        ("pvc.namespace", claim_namespace),
+        namespace_params[0],
+        namespace_params[1],
         ("pvc.name", claim_name),
     ];
     let err = |err| format!("failed to get secretreference for volume {pv_name}: {err}");
@@ -332,6 +333,7 @@ impl Actor {
             .collect();
         self.retries
             .retain(|name, _| deleting.contains(name.as_str()));
+        self.done.retain(|name, _| snapshot.volume(name).is_some());
 
         for step in steps {
             match step {

@@ -16,7 +16,7 @@ use crate::load::load;
 use crate::output::{self, Header};
 
 /// How many PVs are evaluated together before their verdicts are written.
-const CHUNK: usize = 4096;
+const CHUNK: usize = 1024;
 
 /// One evaluated PV, with its findings for the baseline and its JSON, if rendered.
 struct Done {
@@ -51,7 +51,11 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
     let started = std::time::Instant::now();
     let loaded = load(&args.model)?;
-    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "input read");
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        rss_kib = crate::load::rss_kib(),
+        "input read"
+    );
     let story = args.story && matches!(args.output, Format::Json | Format::Yaml);
     let auditor = Auditor::new(&loaded.inventory, loaded.assumptions.clone(), loaded.settings)
         .with_story(story);
@@ -104,7 +108,11 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "volumes audited");
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        rss_kib = crate::load::rss_kib(),
+        "volumes audited"
+    );
     let inventory = &loaded.inventory;
     let outcome_of = |name: &str| inventory.pv_position(name).map(|i| outcomes[i]);
     for claim in inventory.claims() {
