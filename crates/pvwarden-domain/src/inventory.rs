@@ -414,17 +414,8 @@ impl Inventory {
             .or(event.count)
             .unwrap_or(1)
             .max(1);
-        self.add_event(EventRecord {
-            kind: object.kind.as_deref(),
-            namespace: object.namespace.as_deref(),
-            name: object.name.as_deref(),
-            reason: event.reason.as_deref().unwrap_or(""),
-            warning: event.type_.as_deref() == Some("Warning"),
-            message: event.message.as_deref().unwrap_or(""),
-            count: u64::try_from(count).unwrap_or(1),
-            last,
-            source,
-        });
+        let record = EventRecord::new(object, &event.reason, &event.type_, &event.message);
+        self.add_event(EventRecord { count: u64::try_from(count).unwrap_or(1), last, source, ..record });
     }
 
     fn add_events_event(&mut self, event: EventsEvent) {
@@ -444,17 +435,9 @@ impl Inventory {
             .or(event.deprecated_count)
             .unwrap_or(1)
             .max(1);
-        self.add_event(EventRecord {
-            kind: object.kind.as_deref(),
-            namespace: object.namespace.as_deref(),
-            name: object.name.as_deref(),
-            reason: event.reason.as_deref().unwrap_or(""),
-            warning: event.type_.as_deref() == Some("Warning"),
-            message: event.note.as_deref().unwrap_or(""),
-            count: u64::try_from(count).unwrap_or(1),
-            last,
-            source: event.reporting_controller.clone(),
-        });
+        let record = EventRecord::new(object, &event.reason, &event.type_, &event.note);
+        let source = event.reporting_controller.clone();
+        self.add_event(EventRecord { count: u64::try_from(count).unwrap_or(1), last, source, ..record });
     }
 
     fn add_event(&mut self, record: EventRecord<'_>) {
@@ -823,6 +806,28 @@ struct EventRecord<'a> {
     count: u64,
     last: Option<Timestamp>,
     source: Option<String>,
+}
+
+impl<'a> EventRecord<'a> {
+    /// The parts both Event APIs share; count, time and source are filled in by each.
+    fn new(
+        object: &'a k8s_openapi::api::core::v1::ObjectReference,
+        reason: &'a Option<String>,
+        kind: &'a Option<String>,
+        message: &'a Option<String>,
+    ) -> EventRecord<'a> {
+        EventRecord {
+            kind: object.kind.as_deref(),
+            namespace: object.namespace.as_deref(),
+            name: object.name.as_deref(),
+            reason: reason.as_deref().unwrap_or(""),
+            warning: kind.as_deref() == Some("Warning"),
+            message: message.as_deref().unwrap_or(""),
+            count: 1,
+            last: None,
+            source: None,
+        }
+    }
 }
 
 fn merge_event(slot: &mut Option<EventSummary>, record: &EventRecord<'_>) {

@@ -136,8 +136,9 @@ impl<'r> Input<'r> {
     pub(crate) fn consume(&mut self, n: usize) {
         let n = n.min(self.end - self.pos);
         let bytes = &self.buf[self.pos..self.pos + n];
-        if let Some(last) = bytes.iter().rposition(|&b| b == b'\n') {
-            self.line += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        if let Some(last) = memchr::memrchr(b'\n', bytes) {
+            let before = memchr::memchr_iter(b'\n', &bytes[..last]).count();
+            self.line += before as u64 + 1;
             self.line_start = self.offset + last as u64 + 1;
         }
         self.pos += n;

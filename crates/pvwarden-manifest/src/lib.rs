@@ -26,12 +26,33 @@
 //!
 //! Memory does not grow with the size of the input. No document is ever
 //! built as a tree: each object, or each list item, is deserialized straight
-//! into its k8s-openapi type while the bytes stream by, so a `List` of 100,000
-//! PersistentVolumes is read in a few megabytes. What is buffered at most is
-//! one object (JSON, bounded by [`Reader::max_object_bytes`]), the entries
-//! that precede a late `kind`, YAML anchors (bounded), and, for a list whose
-//! `kind` comes after items that lack their own, the input up to that `kind`
-//! when it cannot be read twice (stdin; bounded by [`Reader::max_look_ahead`]).
+//! into its k8s-openapi type from the bytes of that object alone, so a `List`
+//! of 100,000 PersistentVolumes is read in a few megabytes. What is buffered
+//! at most is, for JSON, the bytes of two batches of objects (a batch is cut
+//! at 512 objects or 8 MiB; one object is bounded by
+//! [`Reader::max_object_bytes`]) and the results of a third, on their way to
+//! the sink; for YAML, one document's entries that precede a late `kind`,
+//! and anchors (bounded); and, for a list whose `kind` comes after items that
+//! lack their own, the input up to that `kind` when it cannot be read twice
+//! (stdin; bounded by [`Reader::max_look_ahead`]).
+//!
+//! # Threads
+//!
+//! [`Reader::read_paths_map`] runs a hook on each object or error before the
+//! sink gets its result. JSON objects are decoded, and the hook run, on
+//! rayon's global pool a batch at a time, while the calling thread cuts the
+//! next batch and hands on the results of the previous one, in input order.
+//! JSON lends itself to that: a structural scanner finds where each object
+//! ends several times faster than serde_json parses it, and the objects then
+//! parse on their own.
+//!
+//! YAML is read on the calling thread, hook included. Its cost is in the
+//! parser, whose events have to be produced in order from the start of a
+//! document: where an item ends is only known once it is parsed, since
+//! indentation, block scalars, flow collections and anchors decide it, and
+//! an item's aliases may point at anchors in items before it. Parsing items
+//! apart would take a second, line-based YAML cutter whose every shortcut
+//! is a way to read a document differently from the parser.
 //!
 //! # The YAML parser
 //!
@@ -60,10 +81,12 @@
 //! # The JSON parser
 //!
 //! JSON is cut into objects by a structural scanner that only follows
-//! brackets and strings, and each object is read by serde_json from a slice.
-//! A bad object is reported and skipped, since the scanner has found where it
-//! ends; only a value whose end cannot be found (unbalanced brackets, a cut
-//! file) ends the file.
+//! brackets and strings, eight bytes at a time, and each object is read by
+//! serde_json from a slice, on any thread. A bad object is reported and
+//! skipped, since the scanner has found where it ends; only a value whose
+//! end cannot be found (unbalanced brackets, a cut file) ends the file.
+//! Results and errors reach the sink in the order of the input, whatever
+//! thread decoded them.
 //!
 //! # Limitations
 //!
@@ -184,7 +207,29 @@ impl Reader {
         paths: &[PathBuf],
         sink: &mut dyn FnMut(Result<Located<Object>, Error>),
     ) -> Summary {
-        let mut report = Report::new(Arc::from("-"), sink);
+        self.read_paths_map(paths, &|item| item, sink)
+    }
+
+    /// Reads every path like [`Reader::read_paths`], running `map` on each
+    /// object or error before `sink` gets what it returns.
+    ///
+    /// For JSON, objects are decoded and `map` is run on rayon's global pool,
+    /// a batch of a few hundred objects at a time; `map` may thus run on any
+    /// thread, and should do the caller's own work on each object there.
+    /// YAML objects are decoded and mapped on the calling thread.
+    ///
+    /// # Guarantees
+    ///
+    /// - `map` is called exactly once per object and per error, and `sink`
+    ///   once per result of `map`, in input order, on the calling thread;
+    /// - at most two batches of JSON objects are held at a time.
+    pub fn read_paths_map<T: Send>(
+        &self,
+        paths: &[PathBuf],
+        map: &(dyn Fn(Result<Located<Object>, Error>) -> T + Sync),
+        sink: &mut dyn FnMut(T),
+    ) -> Summary {
+        let mut report = Report::new(Arc::from("-"), map, sink);
         for path in paths {
             if path.as_os_str() == "-" {
                 report.set_file(Arc::from("-"));
@@ -220,7 +265,19 @@ impl Reader {
         input: impl Read,
         sink: &mut dyn FnMut(Result<Located<Object>, Error>),
     ) -> Summary {
-        let mut report = Report::new(Arc::from(name), sink);
+        self.read_bytes_map(name, input, &|item| item, sink)
+    }
+
+    /// Reads one input named `name`, calling `map` and `sink` as
+    /// [`Reader::read_paths_map`] does.
+    pub fn read_bytes_map<T: Send>(
+        &self,
+        name: &str,
+        input: impl Read,
+        map: &(dyn Fn(Result<Located<Object>, Error>) -> T + Sync),
+        sink: &mut dyn FnMut(T),
+    ) -> Summary {
+        let mut report = Report::new(Arc::from(name), map, sink);
         self.read_input(
             Input::new(Box::new(input), None, self.max_look_ahead),
             &mut report,
@@ -228,7 +285,7 @@ impl Reader {
         report.summary
     }
 
-    fn read_file(&self, path: &Path, report: &mut Report<'_>) {
+    fn read_file<T: Send>(&self, path: &Path, report: &mut Report<'_, T>) {
         report.set_file(name(path));
         let file = match File::open(path) {
             Ok(file) => file,
@@ -246,7 +303,7 @@ impl Reader {
         );
     }
 
-    fn read_input(&self, mut input: Input<'_>, report: &mut Report<'_>) {
+    fn read_input<T: Send>(&self, mut input: Input<'_>, report: &mut Report<'_, T>) {
         let sniff = match input.sniff() {
             Ok(sniff) => sniff,
             Err(source) => {

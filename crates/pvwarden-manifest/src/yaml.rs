@@ -33,7 +33,7 @@ use crate::kind::{self, Hint};
 use crate::report::Report;
 
 /// Reads every document of a YAML input.
-pub(crate) fn read(input: Input<'_>, report: &mut Report<'_>, limits: Limits) {
+pub(crate) fn read<T>(input: Input<'_>, report: &mut Report<'_, T>, limits: Limits) {
     let feed = Rc::new(RefCell::new(Feed::new(input)));
     loop {
         let started = feed.borrow_mut().start_document();
@@ -65,10 +65,10 @@ pub(crate) fn read(input: Input<'_>, report: &mut Report<'_>, limits: Limits) {
 }
 
 /// Reads the events of one parser, which sees one document.
-fn read_stream(
+fn read_stream<T>(
     events: &mut Events<'_>,
     feed: &RefCell<Feed<'_>>,
-    report: &mut Report<'_>,
+    report: &mut Report<'_, T>,
 ) -> Result<(), DeError> {
     loop {
         match events.next()?.0 {
@@ -80,10 +80,10 @@ fn read_stream(
 }
 
 /// Reads the root node of a document; fails only when the document cannot go on.
-fn read_document(
+fn read_document<T>(
     events: &mut Events<'_>,
     feed: &RefCell<Feed<'_>>,
-    report: &mut Report<'_>,
+    report: &mut Report<'_, T>,
 ) -> Result<(), DeError> {
     if events.is_null()? {
         // Empty documents are common in `helm template` output.
@@ -118,10 +118,10 @@ fn read_document(
 }
 
 /// Reads a document's root mapping, an object or a list.
-fn read_root(
+fn read_root<T>(
     events: &mut Events<'_>,
     feed: &RefCell<Feed<'_>>,
-    report: &mut Report<'_>,
+    report: &mut Report<'_, T>,
     pos: Pos,
 ) -> Result<(), DeError> {
     events.next()?;
@@ -199,10 +199,10 @@ impl List {
 }
 
 /// Reads the rest of a list's root mapping, starting with the value of `key`.
-fn read_list(
+fn read_list<T>(
     events: &mut Events<'_>,
     feed: &RefCell<Feed<'_>>,
-    report: &mut Report<'_>,
+    report: &mut Report<'_, T>,
     list: &mut List,
     mut key: Option<Cow<'static, str>>,
 ) -> Result<(), DeError> {
@@ -219,10 +219,10 @@ fn read_list(
 }
 
 /// Reads a sequence of objects, reporting each one and going on after bad ones.
-fn read_items(
+fn read_items<T>(
     events: &mut Events<'_>,
     feed: &RefCell<Feed<'_>>,
-    report: &mut Report<'_>,
+    report: &mut Report<'_, T>,
     list: &mut List,
 ) -> Result<(), DeError> {
     if events.is_null()? {
@@ -264,10 +264,10 @@ fn read_items(
 }
 
 /// Reads one list item through serde; a bad item is reported and skipped.
-fn read_item(
+fn read_item<T>(
     events: &mut Events<'_>,
     feed: &RefCell<Feed<'_>>,
-    report: &mut Report<'_>,
+    report: &mut Report<'_, T>,
     list: &mut List,
     pos: Pos,
 ) -> Result<(), DeError> {
@@ -296,12 +296,12 @@ fn read_item(
 }
 
 /// Reports what reading one object gave; passes on errors that end the document.
-fn finish(
+fn finish<T>(
     result: Result<Outcome, DeError>,
     seen: Seen,
     (name, namespace): (Option<String>, Option<String>),
     pos: Pos,
-    report: &mut Report<'_>,
+    report: &mut Report<'_, T>,
 ) -> Result<(), DeError> {
     let object = ObjectRef {
         kind: seen.kind,
@@ -322,7 +322,7 @@ fn finish(
 }
 
 /// Turns a deserializer error into a reader error; `fallback` places errors without a position.
-fn convert(err: DeError, report: &Report<'_>, object: ObjectRef, fallback: Pos) -> Error {
+fn convert<T>(err: DeError, report: &Report<'_, T>, object: ObjectRef, fallback: Pos) -> Error {
     let (kind, message, pos, path) = err.into_parts();
     let at = report.at_pos(pos.filter(|p| p.line > 0).unwrap_or(fallback));
     match kind {
@@ -343,7 +343,7 @@ fn convert(err: DeError, report: &Report<'_>, object: ObjectRef, fallback: Pos) 
     }
 }
 
-impl Report<'_> {
+impl<T> Report<'_, T> {
     fn at_pos(&self, pos: Pos) -> crate::error::Location {
         self.at(u64::from(pos.line), Some(u64::from(pos.column)))
     }

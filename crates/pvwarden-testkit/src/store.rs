@@ -245,10 +245,17 @@ impl Store {
             },
         };
         let snapshot = snapshot(table, rv);
+        // The token holds `ns/name`; compare as the (ns, name) pairs the table is
+        // ordered by, or a namespace that prefixes another (`app`, `app-x`) would
+        // make pages skip objects. Namespaces never contain a slash.
+        let start: Option<Key> = start.map(|s| match s.split_once('/') {
+            Some((ns, name)) => (ns.to_owned(), name.to_owned()),
+            None => (String::new(), s),
+        });
         let selected: Vec<(&Key, &Arc<Value>)> = snapshot
             .iter()
             .filter(|((ons, _), _)| ns.is_empty() || ons == ns)
-            .filter(|(key, _)| start.as_ref().is_none_or(|s| key_string(key) > *s))
+            .filter(|(key, _)| start.as_ref().is_none_or(|s| *key > s))
             .filter(|(_, obj)| query.labels.matches(obj) && query.fields.matches(obj))
             .collect();
         let limit = query.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use pvwarden_domain::evidence::Settings;
-use pvwarden_domain::inventory::Inventory;
+use pvwarden_domain::inventory::{Inventory, Prepared};
 use pvwarden_domain::object::{Located, Object};
 use pvwarden_domain::version::{Assumed, Assumptions, Basis, Version};
 use pvwarden_kube::snapshot::Header;
@@ -86,7 +86,7 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<Loaded> {
     let mut source = if args.paths.is_empty() {
         read_cluster(&args.cluster, &mut add)?
     } else {
-        read_files(&args.paths, &mut add)
+        read_files(&args.paths, &mut inventory, &mut errors)
     };
     source.report.errors.extend(errors);
 
@@ -157,26 +157,40 @@ fn read_cluster(
     })
 }
 
-fn read_files(paths: &[PathBuf], sink: &mut dyn FnMut(Located<Object>)) -> Source {
+/// Reads manifest files into the inventory.
+///
+/// The reader decodes objects and `Inventory::prepare` reads their facts on
+/// every core; the results are inserted in input order.
+fn read_files(paths: &[PathBuf], inventory: &mut Inventory, rejected: &mut Vec<String>) -> Source {
     let reader = Reader::new();
     let mut summary = Summary::default();
     let mut errors = Vec::new();
     let mut headers = Vec::new();
-    let mut forward = |item: Result<Located<Object>, pvwarden_manifest::Error>| match item {
-        Ok(located) => sink(located),
-        Err(err) => {
-            tracing::debug!(error = %err, "input error");
-            errors.push(chain(&err));
+    let prepare = |item: Result<Located<Object>, pvwarden_manifest::Error>| {
+        item.map(|located| Inventory::prepare(located).map_err(|err| chain(&err)))
+    };
+    let mut forward = |item: Result<Result<Prepared, String>, pvwarden_manifest::Error>| {
+        match item {
+            Ok(Ok(prepared)) => inventory.insert(prepared),
+            Ok(Err(rejection)) => {
+                tracing::debug!(error = %rejection, "object rejected");
+                rejected.push(rejection);
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, "input error");
+                errors.push(chain(&err));
+            }
         }
     };
     for path in paths {
         if path.as_os_str() == "-" {
             let (header, stdin) = peek_header(std::io::stdin().lock());
             headers.extend(header);
-            summary.merge(reader.read_bytes("-", stdin, &mut forward));
+            summary.merge(reader.read_bytes("-", stdin, &mut |item| forward(prepare(item))));
         } else {
             headers.extend(file_header(path));
-            summary.merge(reader.read_paths(std::slice::from_ref(path), &mut forward));
+            let path = std::slice::from_ref(path);
+            summary.merge(reader.read_paths_map(path, &prepare, &mut forward));
         }
     }
     // A snapshot's header is a document of pvwarden's own kind, not an

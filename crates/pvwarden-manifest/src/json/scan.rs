@@ -4,10 +4,12 @@
 //! a value and so to go on after a bad one; serde_json checks the rest when
 //! it reads the bytes that were captured.
 //!
-//! The scan jumps rather than walks: inside a string to the next quote or
-//! backslash with `memchr2`, outside strings to the next byte that is a
-//! bracket or a quote, by a table lookup per byte that never branches on
-//! state. Lines are counted by [`Input::consume`] over whole runs of bytes.
+//! The scan jumps rather than walks: it looks at eight bytes at a time for
+//! the next quote or backslash inside a string, or the next quote or bracket
+//! outside one, with a few word-wide operations (and `memchr2` through long
+//! strings), and it keeps lines counted by [`Input::consume`] over whole
+//! runs of bytes. The bytes of a value are copied once, into the buffer its
+//! [`Capture`] appends to.
 
 use std::io;
 use std::ops::ControlFlow;
@@ -44,11 +46,6 @@ impl<'b> Capture<'b> {
             limit: 0,
             truncated: false,
         }
-    }
-
-    /// The bytes kept so far.
-    pub(crate) fn bytes(&self) -> &[u8] {
-        self.out.as_deref().map_or(&[], |out| &out[self.start..])
     }
 
     /// Stops keeping bytes and removes those kept from the buffer.
@@ -98,16 +95,65 @@ enum Step {
     Bad(usize, Problem),
 }
 
-/// The bytes that matter outside strings: quotes and brackets.
-const STRUCTURAL: [bool; 256] = {
-    let mut table = [false; 256];
-    table[b'"' as usize] = true;
-    table[b'{' as usize] = true;
-    table[b'[' as usize] = true;
-    table[b'}' as usize] = true;
-    table[b']' as usize] = true;
-    table
-};
+/// A byte repeated over a word.
+const fn splat(byte: u8) -> u64 {
+    u64::from_ne_bytes([byte; 8])
+}
+
+/// Sets the high bit of the lowest byte of `word` that equals `byte`.
+///
+/// Bytes above the lowest match may be marked too, by the borrow, so only
+/// the lowest mark counts.
+#[inline]
+fn equal(word: u64, byte: u8) -> u64 {
+    let x = word ^ splat(byte);
+    x.wrapping_sub(splat(0x01)) & !x & splat(0x80)
+}
+
+/// Marks the quotes and backslashes of a word, for the inside of strings.
+#[inline]
+fn in_string(word: u64) -> u64 {
+    equal(word, b'"') | equal(word, b'\\')
+}
+
+/// Marks the quotes and brackets of a word, for the outside of strings.
+#[inline]
+fn structural(word: u64) -> u64 {
+    // `[` and `]` differ from `{` and `}` only in bit 5.
+    let folded = word | splat(0x20);
+    equal(word, b'"') | equal(folded, b'{') | equal(folded, b'}')
+}
+
+/// Finds the first quote or backslash: most strings are short, some are
+/// long, such as an annotation that holds a whole manifest.
+#[inline]
+fn find_in_string(bytes: &[u8]) -> Option<usize> {
+    let head = bytes.len().min(32);
+    if let Some(i) = find(&bytes[..head], in_string) {
+        return Some(i);
+    }
+    memchr::memchr2(b'"', b'\\', &bytes[head..]).map(|i| head + i)
+}
+
+/// Finds the first byte that `marks` marks, eight bytes at a time.
+#[inline]
+fn find(bytes: &[u8], marks: fn(u64) -> u64) -> Option<usize> {
+    let mut words = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for word in &mut words {
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(word).unwrap_or_default());
+        let marked = marks(word);
+        if marked != 0 {
+            return Some(offset + marked.trailing_zeros() as usize / 8);
+        }
+        offset += 8;
+    }
+    let mut last = [b' '; 8];
+    let rest = words.remainder();
+    last[..rest.len()].copy_from_slice(rest);
+    let marked = marks(u64::from_le_bytes(last));
+    (marked != 0).then(|| offset + marked.trailing_zeros() as usize / 8)
+}
 
 /// The state of a scan for the end of a string, object or array.
 struct Nest {
@@ -117,6 +163,10 @@ struct Nest {
     in_string: bool,
     /// The previous buffer ended with a backslash inside a string.
     escape: bool,
+    /// Look for a top-level `kind` key in the object being scanned.
+    watch_kind: bool,
+    /// A top-level key was `kind`, spelled without escapes.
+    has_kind: bool,
 }
 
 impl Nest {
@@ -129,7 +179,7 @@ impl Nest {
         let mut i = usize::from(std::mem::take(&mut self.escape));
         while i < bytes.len() {
             if self.in_string {
-                let Some(j) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
+                let Some(j) = find_in_string(&bytes[i..]) else {
                     return Step::More;
                 };
                 i += j;
@@ -146,12 +196,17 @@ impl Nest {
                 continue;
             }
 
-            let Some(j) = bytes[i..].iter().position(|&b| STRUCTURAL[usize::from(b)]) else {
+            let Some(j) = find(&bytes[i..], structural) else {
                 return Step::More;
             };
             i += j;
             match bytes[i] {
-                b'"' => self.in_string = true,
+                b'"' => {
+                    if self.watch_kind && self.closers.len() == 1 && is_kind_key(&bytes[i..]) {
+                        self.has_kind = true;
+                    }
+                    self.in_string = true;
+                }
                 open @ (b'{' | b'[') => {
                     if self.closers.len() >= self.max_depth {
                         let limit = self.max_depth as u64;
@@ -173,6 +228,17 @@ impl Nest {
         }
         Step::More
     }
+}
+
+/// Returns whether `bytes` start with the key `"kind"` and its colon.
+///
+/// A key cut by the end of the buffer, or spelled with escapes, is not
+/// recognised; callers take that as a key that may be missing.
+fn is_kind_key(bytes: &[u8]) -> bool {
+    let Some(rest) = bytes.strip_prefix(b"\"kind\"".as_slice()) else {
+        return false;
+    };
+    rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b':')
 }
 
 /// The scanner over one input.
@@ -254,6 +320,21 @@ impl<'r> Scanner<'r> {
         }
     }
 
+    /// Scans an object, starting at its opening bracket.
+    ///
+    /// With `watch_kind`, returns whether one of its top-level keys is
+    /// `kind`; otherwise returns `false`.
+    pub(crate) fn object(
+        &mut self,
+        capture: &mut Capture<'_>,
+        watch_kind: bool,
+    ) -> Result<bool, Fail> {
+        let mut nest = self.nest(Vec::new());
+        nest.watch_kind = watch_kind;
+        self.run(capture, |bytes| nest.step(bytes))?;
+        Ok(nest.has_kind)
+    }
+
     /// Scans a string, starting at its opening quote.
     pub(crate) fn string(&mut self, capture: &mut Capture<'_>) -> Result<(), Fail> {
         self.close(capture, Vec::new())
@@ -270,13 +351,20 @@ impl<'r> Scanner<'r> {
     /// way, is closed; or, with none open, to the end of the string or
     /// bracketed value that starts here.
     fn close(&mut self, capture: &mut Capture<'_>, closers: Vec<u8>) -> Result<(), Fail> {
-        let mut nest = Nest {
+        let mut nest = self.nest(closers);
+        self.run(capture, |bytes| nest.step(bytes))
+    }
+
+    /// A bracket scan that starts out of strings, with `closers` open.
+    fn nest(&self, closers: Vec<u8>) -> Nest {
+        Nest {
             closers,
             max_depth: self.max_depth,
             in_string: false,
             escape: false,
-        };
-        self.run(capture, |bytes| nest.step(bytes))
+            watch_kind: false,
+            has_kind: false,
+        }
     }
 
     /// Scans a number, `true`, `false` or `null`, up to the next delimiter.
@@ -434,12 +522,12 @@ mod tests {
     #[test]
     fn values_are_captured_whole() {
         let mut scan = scanner(r#" {"a": "}\"", "b": [1, {"c": null}]} 12 "#);
-        let mut capture = Capture::new(1024);
-        scan.value(&mut capture).unwrap();
-        assert_eq!(capture.bytes, br#" {"a": "}\"", "b": [1, {"c": null}]}"#);
-        let mut capture = Capture::new(1024);
-        scan.value(&mut capture).unwrap();
-        assert_eq!(capture.bytes, b" 12");
+        let mut out = Vec::new();
+        scan.value(&mut Capture::to(&mut out, 1024)).unwrap();
+        assert_eq!(out, br#" {"a": "}\"", "b": [1, {"c": null}]}"#);
+        out.clear();
+        scan.value(&mut Capture::to(&mut out, 1024)).unwrap();
+        assert_eq!(out, b" 12");
     }
 
     #[test]

@@ -292,3 +292,39 @@ async fn tables_are_served_when_asked_for() {
     assert_eq!(row["object"]["kind"], "PartialObjectMetadata");
     h.server.shutdown().await;
 }
+
+/// Regression: the continue token compared `ns/name` strings while the table is
+/// ordered by (namespace, name) pairs, so a namespace that prefixes another
+/// (`a` and `a-b`) made the next page skip the longer namespace's objects.
+#[tokio::test]
+async fn pages_do_not_skip_namespaces_that_share_a_prefix() {
+    let h = common::start().await;
+    let claims = |ns: &str| format!("/api/v1/namespaces/{ns}/persistentvolumeclaims");
+    for ns in ["a", "a-b"] {
+        let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        h.admin.post("/api/v1/namespaces", &namespace).await;
+    }
+    for (ns, name) in [("a", "z"), ("a-b", "x"), ("a-b", "y")] {
+        let claim = json!({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": "1Gi"}}}
+        });
+        h.admin.post(&claims(ns), &claim).await;
+    }
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let continue_param = token.map(|t| format!("&continue={t}")).unwrap_or_default();
+        let url = format!("/api/v1/persistentvolumeclaims?limit=1{continue_param}");
+        let (status, page) = h.admin.get(&url).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(names(&page));
+        token = page["metadata"]["continue"].as_str().filter(|t| !t.is_empty()).map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ["z", "x", "y"]);
+}

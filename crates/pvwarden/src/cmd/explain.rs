@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use pvwarden_domain::audit::Auditor;
+use pvwarden_domain::rule::Finding;
 use pvwarden_domain::verdict::{ClaimVerdict, VolumeVerdict};
 use pvwarden_domain::version::{Assumed, Assumptions, Basis, Version};
 use serde_json::json;
@@ -110,17 +111,16 @@ fn write_claim(out: &mut impl Write, c: &ClaimVerdict) -> std::io::Result<()> {
         Some(why) => writeln!(out, "  stuck: {why}")?,
         None => writeln!(out, "  not stuck")?,
     }
-    for f in &c.findings {
-        writeln!(
-            out,
-            "  {:<7} {}: {}\n          fix: {}",
-            f.severity.as_str(),
-            f.rule,
-            f.message,
-            f.remedy
-        )?;
-    }
+    write_findings(out, &c.findings)?;
     writeln!(out)
+}
+
+fn write_findings(out: &mut impl Write, findings: &[Finding]) -> std::io::Result<()> {
+    for f in findings {
+        let severity = f.severity.as_str();
+        writeln!(out, "  {severity:<7} {}: {}\n          fix: {}", f.rule, f.message, f.remedy)?;
+    }
+    Ok(())
 }
 
 fn write_volume(out: &mut impl Write, v: &VolumeVerdict, a: &Assumptions) -> std::io::Result<()> {
@@ -260,16 +260,7 @@ fn write_volume(out: &mut impl Write, v: &VolumeVerdict, a: &Assumptions) -> std
 
     if !v.findings.is_empty() {
         writeln!(out, "\nFindings:")?;
-        for f in &v.findings {
-            writeln!(
-                out,
-                "  {:<7} {}: {}\n          fix: {}",
-                f.severity.as_str(),
-                f.rule,
-                f.message,
-                f.remedy
-            )?;
-        }
+        write_findings(out, &v.findings)?;
     }
     if !v.remedies.is_empty() {
         writeln!(out, "\nWays out, safest first:")?;
