@@ -184,6 +184,8 @@ impl<'a> Auditor<'a> {
             {
                 OnDelete::Unknown
             }
+            // Not yet provisioned: its class decides what its storage will face.
+            None if claim.volume_name.is_none() => self.unprovisioned(claim),
             None => OnDelete::Kept,
         };
         let (stuck, findings) = rule::check_claim(claim, bound_pv, self.inventory, &self.settings);
@@ -198,6 +200,24 @@ impl<'a> Auditor<'a> {
             stuck_reason: stuck,
             findings,
             suppressed,
+        }
+    }
+}
+
+impl Auditor<'_> {
+    /// What deleting a claim that has no volume yet will do once it has one.
+    ///
+    /// A claim fresh from `helm template` has no PV; its StorageClass will give
+    /// the PV its reclaim policy, and with `Delete` deleting the claim then
+    /// deletes the storage.
+    fn unprovisioned(&self, claim: &ClaimFacts) -> OnDelete {
+        let class = claim.storage_class.as_deref().filter(|c| !c.is_empty());
+        match class.map(|c| self.inventory.class(c)) {
+            // `storageClassName: ""` asks for a pre-provisioned PV: nothing is made.
+            None if claim.storage_class.is_some() => OnDelete::Kept,
+            Some(Some(class)) if class.policy == ReclaimPolicy::Delete => OnDelete::Deleted,
+            Some(Some(_)) => OnDelete::Kept,
+            _ => OnDelete::Unknown,
         }
     }
 }

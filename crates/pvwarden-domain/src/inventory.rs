@@ -62,6 +62,7 @@ pub struct Inventory {
     claim_events: HashMap<(String, String), EventFacts>,
     components: Vec<ComponentFacts>,
     kinds_seen: HashSet<&'static str>,
+    replaced: Vec<String>,
     strings: Strings,
 }
 
@@ -179,6 +180,14 @@ impl Inventory {
         self.pv_index.get(hash, |i| self.pvs[i].name == name).map(|i| &self.pvs[i])
     }
 
+    /// Objects that replaced an earlier one of the same name, as sentences.
+    ///
+    /// Like `kubectl apply` of the whole input, the last one wins; the earlier
+    /// may well be what the user meant.
+    pub fn replaced(&self) -> &[String] {
+        &self.replaced
+    }
+
     /// All claims, in input order.
     pub fn claims(&self) -> &[ClaimFacts] {
         &self.claims
@@ -291,7 +300,14 @@ impl Inventory {
         // `kubectl apply` of the stream would.
         let hash = self.pv_index.hash(facts.name.as_str());
         match self.pv_index.get(hash, |i| self.pvs[i].name == facts.name) {
-            Some(i) => self.pvs[i] = facts,
+            Some(i) => {
+                let earlier = &self.pvs[i].origin;
+                self.replaced.push(format!(
+                    "PersistentVolume {} at {} replaces the one at {earlier}",
+                    facts.name, facts.origin
+                ));
+                self.pvs[i] = facts;
+            }
             None => {
                 self.pvs.push(facts);
                 let pvs = &self.pvs;
@@ -304,6 +320,10 @@ impl Inventory {
         let replaced = self.claim_position(&facts.namespace, &facts.name);
         let index = match replaced {
             Some(i) => {
+                self.replaced.push(format!(
+                    "PersistentVolumeClaim {}/{} at {} replaces the one at {}",
+                    facts.namespace, facts.name, facts.origin, self.claims[i].origin
+                ));
                 self.claims[i] = facts;
                 i
             }

@@ -117,6 +117,8 @@ rules! {
         "A claim being deleted is held by a pod or a snapshot.";
     CLAIM_PENDING_FOREVER = "claim-pending-forever", Warning,
         "A claim names a PV it can never bind to.";
+    CLAIM_VOLUME_MISSING = "claim-volume-missing", Warning,
+        "A claim names a PV the input does not hold: what deleting it does cannot be judged.";
     INVALID_IGNORE = "invalid-ignore", Warning,
         "An ignore annotation without a reason, or for an unknown rule.";
 }

@@ -17,16 +17,19 @@
 //!
 //! # Batches
 //!
-//! A full batch is decoded, and the caller's hook run on each result, on
-//! rayon's pool while this thread cuts the next batch; then the results reach
-//! the sink in input order, before the next batch is decoded. So at most two
-//! batches are held, and nothing changes places: an error the scanner finds
-//! between objects rides in its batch as a job of its own.
+//! While rayon's pool decodes a full batch, and runs the caller's hook on
+//! each result, this thread hands the results of the batch before it to the
+//! sink, in input order, and cuts the batch after it. So the bytes of at most
+//! two batches are held, with the results of a third, and nothing changes
+//! places: an error the scanner finds between objects rides in its batch as a
+//! job of its own.
 //!
-//! A list's items get batches of their own, handed on before the list's
-//! closing bracket is read. An item without a kind, in a list whose kind is
-//! not known yet, is decoded again on this thread, which may look ahead for
-//! the list's kind, just as if it were read alone.
+//! A list's items get batches of their own, all handed on before the list's
+//! closing bracket is read. While the list's kind is unknown (kubectl prints
+//! it after the items), the scanner notes whether each item has a `kind` key
+//! of its own; an item that may not is decoded on this thread as soon as it
+//! is cut, since it may need the input read ahead from there for the list's
+//! kind, and the items after it need to know what was found.
 
 mod batch;
 mod decode;
@@ -34,7 +37,7 @@ mod scan;
 
 use std::sync::Arc;
 
-use self::batch::{settle, Batch, Decoding, Done, Job, Slot};
+use self::batch::{settle, Batch, Decoding, Job, Slot};
 use self::decode::decode;
 use self::scan::{Capture, Fail, Problem, Scanner};
 use crate::dispatch::Seen;
@@ -78,6 +81,11 @@ impl List {
     /// The kind of items that lack one, from what is known so far.
     fn hint(&self) -> Option<Hint> {
         Hint::for_list(self.api_version.as_deref(), self.kind.as_deref()?)
+    }
+
+    /// Returns whether [`List::hint`] names a kind, without building it.
+    fn names_items(&self) -> bool {
+        self.kind.as_deref().and_then(kind::item_kind).is_some()
     }
 }
 
@@ -138,7 +146,9 @@ impl Json<'_> {
         let file = Arc::clone(&report.file);
         let mut current = self.spare.pop().unwrap_or_default();
         let mut cutting = cut(self, &mut current, list.as_deref_mut());
-        let mut decoded = Vec::new();
+        // Results of the batch decoded last, and room for the next ones: both
+        // are allocated here once, not by the pool's threads for each batch.
+        let (mut decoded, mut slots) = (Vec::new(), Vec::new());
         loop {
             let decoding = Decoding {
                 map: report.map,
@@ -146,28 +156,27 @@ impl Json<'_> {
                 hint: list.as_deref().and_then(List::hint),
             };
             if let Some(stopped) = cutting.transpose() {
-                Self::deliver(decoded, report);
-                let slots = current.decode(&decoding);
-                Self::deliver(slots, report);
+                Self::deliver(&mut decoded, report);
+                current.decode(&decoding, &mut slots);
+                Self::deliver(&mut slots, report);
                 self.recycle(current, report);
                 return stopped;
             }
 
             let mut next = self.spare.pop().unwrap_or_default();
-            let mut slots = Vec::new();
             cutting = rayon::in_place_scope(|scope| {
-                scope.spawn(|_| slots = current.decode(&decoding));
-                Self::deliver(decoded, report);
+                scope.spawn(|_| current.decode(&decoding, &mut slots));
+                Self::deliver(&mut decoded, report);
                 cut(self, &mut next, list.as_deref_mut())
             });
-            decoded = slots;
+            std::mem::swap(&mut decoded, &mut slots);
             self.recycle(std::mem::replace(&mut current, next), report);
         }
     }
 
     /// Hands on what a batch gave, in input order.
-    fn deliver<T>(slots: Vec<Slot<T>>, report: &mut Report<'_, T>) {
-        for slot in slots {
+    fn deliver<T>(slots: &mut Vec<Slot<T>>, report: &mut Report<'_, T>) {
+        for slot in slots.drain(..) {
             match slot {
                 Slot::Mapped(mapped, is_object) => report.mapped(mapped, is_object),
                 Slot::Skipped(key, line) => report.skipped(key, line),
@@ -183,7 +192,11 @@ impl Json<'_> {
     }
 
     /// Cuts top-level objects into `batch`; stops early for lists, arrays and the end.
-    fn cut_values(&mut self, batch: &mut Batch, _: Option<&mut List>) -> Result<Option<Stop>, Fail> {
+    fn cut_values(
+        &mut self,
+        batch: &mut Batch,
+        _: Option<&mut List>,
+    ) -> Result<Option<Stop>, Fail> {
         while !batch.is_full() {
             match self.scan.peek(&mut Capture::off())? {
                 None => return Ok(Some(Stop::End)),
@@ -220,14 +233,14 @@ impl Json<'_> {
                 batch.bytes.truncate(start);
                 let error = failure(fail, &self.file);
                 self.scan.skip_object_rest()?;
-                batch.jobs.push(Job::Done(Done::Item(Err(error))));
+                batch.jobs.push(Job::error(error));
                 return Ok(None);
             }
             Err(fail) => return Err(fail),
         }
 
         let job = if truncated {
-            Job::Done(Done::Item(Err(self.too_large(line))))
+            Job::error(self.too_large(line))
         } else {
             let range = start..batch.bytes.len();
             Job::Object {
@@ -355,7 +368,7 @@ impl Json<'_> {
             };
             let at = location(&self.file, line, Some(column));
             let error = Error::NotAnObject { at, found };
-            batch.jobs.push(Job::Done(Done::Item(Err(error))));
+            batch.jobs.push(Job::error(error));
         }
         Ok(None)
     }
@@ -373,17 +386,19 @@ impl Json<'_> {
     ) -> Result<(), Fail> {
         let start = batch.bytes.len();
         let mut capture = Capture::to(&mut batch.bytes, self.limits.object_bytes);
-        let unknown = list.as_deref().is_some_and(|l| l.kind.is_none() && !l.looked_ahead);
+        let unknown = list
+            .as_deref()
+            .is_some_and(|l| l.kind.is_none() && !l.looked_ahead);
         let has_kind = self.scan.object(&mut capture, unknown)?;
         if capture.truncated {
-            batch.jobs.push(Job::Done(Done::Item(Err(self.too_large(at.0)))));
+            batch.jobs.push(Job::error(self.too_large(at.0)));
             return Ok(());
         }
 
         let list = match list {
             Some(list) if unknown && !has_kind => list,
             list => {
-                let hinted = list.is_some_and(|l| l.hint().is_some());
+                let hinted = list.is_some_and(|l| l.names_items());
                 let range = start..batch.bytes.len();
                 let (line, column) = at;
                 batch.jobs.push(Job::Object {
@@ -400,11 +415,13 @@ impl Json<'_> {
         let scan = &mut self.scan;
         let mut hint = |ahead| item_hint(list, scan, ahead, &mut failed_ahead);
         let decoded = decode(bytes, at, &mut hint, &self.file);
-        batch.jobs.push(Job::Done(settle(decoded, bytes, at, &self.file)));
+        batch
+            .jobs
+            .push(Job::Done(settle(decoded, bytes, at, &self.file)));
         if let Some(err) = failed_ahead {
             let line = u32::try_from(at.0).unwrap_or(u32::MAX);
             let error = look_ahead_error(&self.file, err, line);
-            batch.jobs.push(Job::Done(Done::Item(Err(error))));
+            batch.jobs.push(Job::error(error));
         }
         batch.bytes.truncate(start);
         Ok(())

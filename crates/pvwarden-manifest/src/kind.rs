@@ -103,12 +103,17 @@ impl Hint {
     /// `PersistentVolumeList` gives `PersistentVolume`; the untyped `List`
     /// gives nothing, since its items may be of any kind.
     pub(crate) fn for_list(api_version: Option<&str>, list_kind: &str) -> Option<Hint> {
-        let kind = list_kind.strip_suffix("List").filter(|k| !k.is_empty())?;
+        let kind = item_kind(list_kind)?;
         Some(Hint {
             api_version: api_version.map(str::to_owned),
             kind: kind.to_owned(),
         })
     }
+}
+
+/// The kind of a list's items: `PersistentVolume` for `PersistentVolumeList`, none for `List`.
+pub(crate) fn item_kind(list_kind: &str) -> Option<&str> {
+    list_kind.strip_suffix("List").filter(|k| !k.is_empty())
 }
 
 /// Returns whether a kind names a list (`List`, `PersistentVolumeList`, ...).

@@ -29,7 +29,7 @@
 //! into its k8s-openapi type from the bytes of that object alone, so a `List`
 //! of 100,000 PersistentVolumes is read in a few megabytes. What is buffered
 //! at most is, for JSON, the bytes of two batches of objects (a batch is cut
-//! at 512 objects or 8 MiB; one object is bounded by
+//! at 256 objects or 8 MiB; one object is bounded by
 //! [`Reader::max_object_bytes`]) and the results of a third, on their way to
 //! the sink; for YAML, one document's entries that precede a late `kind`,
 //! and anchors (bounded); and, for a list whose `kind` comes after items that
@@ -207,7 +207,7 @@ impl Reader {
         paths: &[PathBuf],
         sink: &mut dyn FnMut(Result<Located<Object>, Error>),
     ) -> Summary {
-        self.read_paths_map(paths, &|item| item, sink)
+        self.read_paths_map(paths, &std::convert::identity, sink)
     }
 
     /// Reads every path like [`Reader::read_paths`], running `map` on each
@@ -265,7 +265,7 @@ impl Reader {
         input: impl Read,
         sink: &mut dyn FnMut(Result<Located<Object>, Error>),
     ) -> Summary {
-        self.read_bytes_map(name, input, &|item| item, sink)
+        self.read_bytes_map(name, input, &std::convert::identity, sink)
     }
 
     /// Reads one input named `name`, calling `map` and `sink` as

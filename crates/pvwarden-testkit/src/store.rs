@@ -502,7 +502,14 @@ fn key_string((ns, name): &Key) -> String {
 }
 
 /// The table as it was at version `rv`: current objects with newer events undone.
-fn snapshot(table: &Table, rv: u64) -> BTreeMap<Key, Arc<Value>> {
+///
+/// Borrowed when nothing changed since `rv`, which is the common case while a
+/// client pages through a list: copying the table for every page made long
+/// lists quadratic.
+fn snapshot(table: &Table, rv: u64) -> std::borrow::Cow<'_, BTreeMap<Key, Arc<Value>>> {
+    if table.history.back().is_none_or(|e| e.rv <= rv) {
+        return std::borrow::Cow::Borrowed(&table.objects);
+    }
     let mut objects = table.objects.clone();
     for event in table.history.iter().rev().take_while(|e| e.rv > rv) {
         let key = object_key(&event.object);
@@ -516,7 +523,7 @@ fn snapshot(table: &Table, rv: u64) -> BTreeMap<Key, Arc<Value>> {
             (_, None) => {}
         }
     }
-    objects
+    std::borrow::Cow::Owned(objects)
 }
 
 fn object_key(object: &Value) -> Key {

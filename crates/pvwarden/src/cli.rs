@@ -226,7 +226,7 @@ fn parse_subject(s: &str) -> Result<pvwarden_kube::rbac::Subject, String> {
 /// Arguments of `decode`.
 #[derive(Debug, Args)]
 pub struct DecodeArgs {
-    /// Handles to decode; none reads one per line from standard input.
+    /// Handles to decode; none, or `-`, reads one per line from standard input.
     pub handles: Vec<String>,
 }
 

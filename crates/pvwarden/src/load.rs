@@ -45,6 +45,10 @@ pub struct InputReport {
     pub skipped: BTreeMap<String, u64>,
     /// Errors, each naming the file, line, object and field where known.
     pub errors: Vec<String>,
+    /// Warnings: input that was read, but may not say what was meant (an empty
+    /// file, an object that replaces an earlier one of the same name).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// What reading the cluster found, when the input was a cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterInput>,
@@ -89,6 +93,7 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<Loaded> {
         read_files(&args.paths, &mut inventory, &mut errors)
     };
     source.report.errors.extend(errors);
+    source.report.warnings.extend(inventory.replaced().iter().cloned());
 
     let assumptions = assumptions(args, &inventory, source.server);
     let now = args
@@ -143,6 +148,8 @@ fn read_cluster(
             .map(|(kind, n)| ((*kind).to_owned(), *n))
             .collect(),
         errors: read.errors.clone(),
+        // A part left out for want of a permission is said where users look.
+        warnings: read.degraded.iter().map(|d| format!("partial read: {d}")).collect(),
         cluster: Some(ClusterInput {
             context: read.context.clone(),
             server: read.server.as_ref().map(|s| s.git_version.clone()),
@@ -165,6 +172,7 @@ fn read_files(paths: &[PathBuf], inventory: &mut Inventory, rejected: &mut Vec<S
     let reader = Reader::new();
     let mut summary = Summary::default();
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     let mut headers = Vec::new();
     let prepare = |item: Result<Located<Object>, pvwarden_manifest::Error>| {
         item.map(|located| Inventory::prepare(located).map_err(|err| chain(&err)))
@@ -176,6 +184,9 @@ fn read_files(paths: &[PathBuf], inventory: &mut Inventory, rejected: &mut Vec<S
                 tracing::debug!(error = %rejection, "object rejected");
                 rejected.push(rejection);
             }
+            // An empty file (an empty rendered template, say) holds nothing to
+            // audit, and nothing wrong either.
+            Err(err @ pvwarden_manifest::Error::Empty { .. }) => warnings.push(err.to_string()),
             Err(err) => {
                 tracing::debug!(error = %err, "input error");
                 errors.push(chain(&err));
@@ -217,6 +228,7 @@ fn read_files(paths: &[PathBuf], inventory: &mut Inventory, rejected: &mut Vec<S
             objects: summary.objects,
             skipped: summary.skipped,
             errors,
+            warnings,
             cluster: None,
         },
         server,

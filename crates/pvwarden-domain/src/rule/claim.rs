@@ -93,7 +93,15 @@ fn pending(
     findings: &mut Vec<Finding>,
 ) -> Option<String> {
     let volume = claim.volume_name.as_deref()?;
-    let pv = inventory.pv(volume)?;
+    let Some(pv) = inventory.pv(volume) else {
+        let message = format!(
+            "the claim names PV {volume}, which the input does not hold; add it to the input to \
+             learn what deleting the claim does"
+        );
+        let remedy = "audit the PV together with its claim (kubectl get pv NAME -o yaml)";
+        findings.push(Finding::new(CLAIM_VOLUME_MISSING, message, remedy));
+        return None;
+    };
     let claim_ref = pv.claim_ref.as_ref()?;
     let same_name = *claim_ref.namespace == *claim.namespace && claim_ref.name == claim.name;
     let reason = match (&claim_ref.uid, &claim.uid) {

@@ -130,8 +130,11 @@ fn delete(sim: &Sim<'_>, s: &mut State, trace: &mut Trace, adds: bool) -> bool {
     let answer = answer(sim, s);
     match answer {
         Answer::Ok { fate, why } => {
-            let handle = sim.pv.csi().map_or("", |c| c.handle.as_str());
-            trace.push(Actor::Provisioner, || format!("calls DeleteVolume({handle})"));
+            let call = match sim.pv.csi() {
+                Some(csi) => format!("calls DeleteVolume({})", csi.handle),
+                None => "runs its delete hook for the volume".to_owned(),
+            };
+            trace.push(Actor::Provisioner, || call);
             trace.push(Actor::Driver, || format!("answers OK: {why}"));
             s.fate = Some(merge_fate(s.fate, fate));
             if !s.deleting {

@@ -20,7 +20,10 @@ use crate::kind::Hint;
 use crate::report::Map;
 
 /// A batch is decoded once it holds this many objects...
-const MAX_JOBS: usize = 512;
+///
+/// Batches of 256 objects keep the pool busy as well as larger ones do, and
+/// hold less in memory while their results wait for the sink.
+const MAX_JOBS: usize = 256;
 
 /// ...or this many bytes, whichever comes first. One object may go beyond.
 const MAX_BYTES: usize = 8 << 20;
@@ -41,9 +44,17 @@ pub(super) enum Job {
     Done(Done),
 }
 
+impl Job {
+    /// An error to hand on in its place.
+    pub(super) fn error(err: Error) -> Job {
+        Job::Done(Done::Item(Err(err)))
+    }
+}
+
 /// An object or an error to hand on, or an object of another kind to count.
 #[derive(Debug)]
 pub(super) enum Done {
+    /// An object, or an error, for the caller's hook.
     Item(Result<Located<Object>, Error>),
     /// An object of another kind starting on a line; the key to count it under.
     Skipped(String, u32),
@@ -83,19 +94,19 @@ impl Batch {
         }
     }
 
-    /// Decodes and maps every job, on every core when there are several.
-    pub(super) fn decode<T: Send>(&mut self, how: &Decoding<'_, T>) -> Vec<Slot<T>> {
+    /// Decodes and maps every job into `slots`, on every core when there are several.
+    pub(super) fn decode<T: Send>(&mut self, how: &Decoding<'_, T>, slots: &mut Vec<Slot<T>>) {
         let bytes = &self.bytes;
         // A file holding one object is common; it is not worth a trip to the pool.
         if self.jobs.len() < 2 {
-            return self.jobs.drain(..).map(|job| how.slot(job, bytes)).collect();
+            slots.clear();
+            slots.extend(self.jobs.drain(..).map(|job| how.slot(job, bytes)));
+            return;
         }
-        let mut slots = Vec::with_capacity(self.jobs.len());
         self.jobs
             .par_drain(..)
             .map(|job| how.slot(job, bytes))
-            .collect_into_vec(&mut slots);
-        slots
+            .collect_into_vec(slots);
     }
 }
 

@@ -530,6 +530,45 @@ mod tests {
         assert_eq!(out, b" 12");
     }
 
+    /// Gives out its bytes one at a time, so that every byte ends a buffer.
+    struct Trickle(&'static [u8]);
+
+    impl io::Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some((&first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn escapes_and_quotes_are_followed_across_buffer_ends() {
+        let text = br#"{"a\"b": "c\\", "d": ["}\"]", "\\\""], "e": "x"} 7"#;
+        let mut scan = Scanner::new(Input::new(Box::new(Trickle(text)), None, 1 << 20), 64);
+        let mut out = Vec::new();
+        scan.value(&mut Capture::to(&mut out, 1024)).unwrap();
+        assert_eq!(out, &text[..text.len() - 2]);
+    }
+
+    #[test]
+    fn top_level_kind_keys_are_seen() {
+        let has_kind = |text: &'static str| {
+            let mut scan = scanner(text);
+            scan.peek(&mut Capture::off()).unwrap();
+            scan.object(&mut Capture::off(), true).unwrap()
+        };
+        assert!(has_kind(r#"{"a": {"kind": 1}, "kind" : "Pod"}"#));
+        assert!(has_kind(r#"{"kind":"Pod"}"#));
+        assert!(!has_kind(
+            r#"{"a": {"kind": "Pod"}, "b": "kind", "c": ["kind"]}"#
+        ));
+        // An escaped spelling is not recognised, which callers take as "maybe no kind".
+        assert!(!has_kind(r#"{"ki\u006ed": "Pod"}"#));
+    }
+
     #[test]
     fn mismatched_brackets_fail_where_they_are() {
         let mut scan = scanner("{\n  \"a\": [1}\n");

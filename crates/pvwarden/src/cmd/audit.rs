@@ -129,6 +129,9 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     sink.finish(&summary)?;
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "report written");
 
+    for warning in &loaded.report.warnings {
+        eprintln!("pvwarden: warning: {warning}");
+    }
     for error in &loaded.report.errors {
         eprintln!("pvwarden: {error}");
     }

@@ -8,6 +8,8 @@
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use pvwarden_domain::volid::{self, HandleFamily};
 use serde_json::{json, Map, Value};
 
@@ -23,14 +25,19 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<ExitCode> {
         out.write_all(b"\n")?;
         Ok(())
     };
-    if args.handles.is_empty() {
-        for line in std::io::stdin().lock().lines() {
-            let line = line?;
-            emit(line.strip_suffix('\r').unwrap_or(&line))?;
-        }
-    } else {
-        for handle in &args.handles {
-            emit(handle)?;
+    // No handle, or `-`, reads one handle per line from standard input; blank
+    // lines are skipped.
+    let stdin = args.handles.is_empty() || args.handles.iter().any(|h| h == "-");
+    for handle in args.handles.iter().filter(|h| *h != "-") {
+        emit(handle)?;
+    }
+    if stdin {
+        for (number, line) in std::io::stdin().lock().lines().enumerate() {
+            let line = line.with_context(|| format!("cannot read line {} of stdin", number + 1))?;
+            let handle = line.strip_suffix('\r').unwrap_or(&line);
+            if !handle.trim().is_empty() {
+                emit(handle)?;
+            }
         }
     }
     out.flush()?;

@@ -15,6 +15,9 @@ use crate::load::load;
 
 pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     let loaded = load(&args.model)?;
+    for warning in &loaded.report.warnings {
+        eprintln!("pvwarden: warning: {warning}");
+    }
     for error in &loaded.report.errors {
         eprintln!("pvwarden: {error}");
     }

@@ -16,4 +16,5 @@ mod formats;
 mod input;
 mod robustness;
 mod rules;
+mod regressions;
 mod silencing;

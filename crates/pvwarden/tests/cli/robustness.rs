@@ -62,14 +62,26 @@ fn invalid_utf8_is_an_input_error() {
 }
 
 #[test]
-fn empty_file_is_an_input_error() {
-    let run = audit_hostile("empty", "empty.yaml", b"");
-    assert!(run.stderr.contains("empty.yaml is empty"), "{}", run.stderr);
+fn empty_file_is_a_warning_not_an_error() {
+    // An empty rendered template is common in a GitOps tree; it holds nothing
+    // to audit and must not fail a pipeline.
+    let dir = TempDir::new("empty");
+    let path = dir.write("empty.yaml", b"");
+    let run = audit(&["-o", "json", &path]);
+    run.assert_no_panic();
+    run.assert_code(0);
+    assert!(run.stderr.contains("warning: ") && run.stderr.contains("empty.yaml"), "{}", run.stderr);
+    assert!(run.json()["input"]["warnings"][0].as_str().unwrap_or("").contains("empty.yaml"));
 }
 
 #[test]
-fn blank_file_is_an_input_error() {
-    audit_hostile("blank", "blank.yaml", b"\n  \n\t\n");
+fn blank_file_is_a_warning_not_an_error() {
+    let dir = TempDir::new("blank");
+    let path = dir.write("blank.yaml", b"\n  \n\t\n");
+    let run = audit(&["-o", "json", &path]);
+    run.assert_no_panic();
+    run.assert_code(0);
+    assert!(run.stderr.contains("blank.yaml"), "{}", run.stderr);
 }
 
 #[test]
