@@ -50,7 +50,13 @@ impl<'a> Auditor<'a> {
     /// Prepares an audit; builds the cross-object indexes once.
     pub fn new(inventory: &'a Inventory, assumptions: Assumptions, settings: Settings) -> Self {
         let shares = ShareIndex::build(inventory);
-        Auditor { inventory, assumptions, settings, shares, story: true }
+        Auditor {
+            inventory,
+            assumptions,
+            settings,
+            shares,
+            story: true,
+        }
     }
 
     /// Whether verdicts carry the step-by-step story (on by default).
@@ -102,7 +108,8 @@ impl<'a> Auditor<'a> {
             ));
         }
 
-        if let (Some(failed), None, None) = (&evidence.failed_delete, &outcome.stuck, &disagreement) {
+        if let (Some(failed), None, None) = (&evidence.failed_delete, &outcome.stuck, &disagreement)
+        {
             disagreement = Some(format!(
                 "{} VolumeFailedDelete event(s) say deleting failed ({}), but under the assumed \
                  releases the next attempt succeeds; if the events are recent, the cluster runs \
@@ -257,14 +264,21 @@ fn run(sim: &Sim<'_>, record: bool) -> Outcome {
     let mut story = Vec::new();
     let chapter = |story: &mut Vec<Chapter>, title: &dyn Fn() -> String, trace: Trace| {
         if record {
-            story.push(Chapter { title: title(), steps: trace.into_steps() });
+            story.push(Chapter {
+                title: title(),
+                steps: trace.into_steps(),
+            });
         }
     };
     let mut state = sim.initial_state();
     let mut trace = Trace::new(record);
     sim.settle(&mut state, &mut trace);
     let stuck = stuck_reason(sim, &state);
-    chapter(&mut story, &|| "the cluster settles from the state given".into(), trace);
+    chapter(
+        &mut story,
+        &|| "the cluster settles from the state given".into(),
+        trace,
+    );
     let settled = state.clone();
 
     let next = next_deletion(sim, &state);
@@ -288,7 +302,11 @@ fn run(sim: &Sim<'_>, record: bool) -> Outcome {
     };
     if acted {
         sim.settle(&mut state, &mut trace);
-        chapter(&mut story, &|| format!("next deletion: {}", next.describe()), trace);
+        chapter(
+            &mut story,
+            &|| format!("next deletion: {}", next.describe()),
+            trace,
+        );
     }
 
     let (on_delete, mut reason) = on_delete(sim, &state);
@@ -299,7 +317,11 @@ fn run(sim: &Sim<'_>, record: bool) -> Outcome {
         let mut trace = Trace::new(record);
         sim.delete_pv(&mut probe, &mut trace);
         sim.settle(&mut probe, &mut trace);
-        chapter(&mut story, &|| "if the PV object is then deleted".into(), trace);
+        chapter(
+            &mut story,
+            &|| "if the PV object is then deleted".into(),
+            trace,
+        );
         probe.finalizers
     } else if state.exists && state.deleting {
         state.finalizers.clone()
@@ -426,8 +448,15 @@ fn hang_reason(s: &State, blocking: &[String]) -> String {
                           once)"
             .to_owned(),
     };
-    let why = s.failures.last().map_or(String::new(), |f| format!("; every delete call fails: {f}"));
-    let phase = if s.deleting { "terminating" } else { s.phase.as_str() };
+    let why = s
+        .failures
+        .last()
+        .map_or(String::new(), |f| format!("; every delete call fails: {f}"));
+    let phase = if s.deleting {
+        "terminating"
+    } else {
+        s.phase.as_str()
+    };
     format!("the PV never goes away by itself: it stays {phase}, {held}{why}")
 }
 

@@ -118,7 +118,11 @@ pub fn classify(pv: &PvFacts, inventory: &Inventory) -> Classification {
     let mut copied_markers = Vec::new();
     if provisioning == Provisioning::Static {
         if let Some(a) = annotation {
-            let key = if pv.provisioned_by.is_some() { "provisioned-by" } else { "migrated-to" };
+            let key = if pv.provisioned_by.is_some() {
+                "provisioned-by"
+            } else {
+                "migrated-to"
+            };
             copied_markers.push(format!("annotation pv.kubernetes.io/{key}={a}"));
         }
         if has_identity {

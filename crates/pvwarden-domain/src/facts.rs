@@ -172,7 +172,10 @@ pub fn cephfs_path_key(cluster: &str, path: &str) -> u64 {
 impl CsiSource {
     /// A kept volume attribute, if present.
     pub fn attribute(&self, key: &str) -> Option<&str> {
-        self.attributes.iter().find(|(k, _)| *k == key).map(|(_, v)| &**v)
+        self.attributes
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| &**v)
     }
 
     /// Returns true when ceph-csi is told this is a static volume.

@@ -25,16 +25,26 @@ impl Index {
 
     /// The position whose item `matches`, among those with this hash.
     pub(crate) fn get(&self, hash: u64, matches: impl Fn(usize) -> bool) -> Option<usize> {
-        self.table.find(hash, |&i| matches(i as usize)).map(|&i| i as usize)
+        self.table
+            .find(hash, |&i| matches(i as usize))
+            .map(|&i| i as usize)
     }
 
     /// Records a new position; `key_of` gives the key of the item at a position,
     /// to re-hash when the table grows. The item must already be in its vector.
-    pub(crate) fn insert<K: Hash>(&mut self, hash: u64, position: usize, key_of: impl Fn(usize) -> K) {
+    pub(crate) fn insert<K: Hash>(
+        &mut self,
+        hash: u64,
+        position: usize,
+        key_of: impl Fn(usize) -> K,
+    ) {
         // Inventories beyond four billion objects are not indexed; they could
         // not be read into memory anyway.
-        let Ok(position) = u32::try_from(position) else { return };
+        let Ok(position) = u32::try_from(position) else {
+            return;
+        };
         let state = &self.state;
-        self.table.insert_unique(hash, position, |&i| state.hash_one(key_of(i as usize)));
+        self.table
+            .insert_unique(hash, position, |&i| state.hash_one(key_of(i as usize)));
     }
 }

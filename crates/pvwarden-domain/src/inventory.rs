@@ -96,14 +96,12 @@ impl Inventory {
     pub fn prepare(located: Located<Object>) -> Result<Prepared, Error> {
         let Located { object, origin } = located;
         Ok(match object {
-            Object::PersistentVolume(pv) => Prepared(Inner::Pv(Box::new(pv_facts(
-                *pv,
-                origin,
-                &mut Fresh,
-            )?))),
-            Object::PersistentVolumeClaim(pvc) => {
-                Prepared(Inner::Claim(Box::new(claim_facts(*pvc, origin, &mut Fresh)?)))
+            Object::PersistentVolume(pv) => {
+                Prepared(Inner::Pv(Box::new(pv_facts(*pv, origin, &mut Fresh)?)))
             }
+            Object::PersistentVolumeClaim(pvc) => Prepared(Inner::Claim(Box::new(claim_facts(
+                *pvc, origin, &mut Fresh,
+            )?))),
             object => Prepared(Inner::Other(Located { object, origin })),
         })
     }
@@ -177,7 +175,9 @@ impl Inventory {
     /// A PV by name.
     pub fn pv(&self, name: &str) -> Option<&PvFacts> {
         let hash = self.pv_index.hash(name);
-        self.pv_index.get(hash, |i| self.pvs[i].name == name).map(|i| &self.pvs[i])
+        self.pv_index
+            .get(hash, |i| self.pvs[i].name == name)
+            .map(|i| &self.pvs[i])
     }
 
     /// Objects that replaced an earlier one of the same name, as sentences.
@@ -195,14 +195,17 @@ impl Inventory {
 
     /// A claim by namespace and name.
     pub fn claim(&self, namespace: &str, name: &str) -> Option<&ClaimFacts> {
-        self.claim_position(namespace, name).map(|i| &self.claims[i])
+        self.claim_position(namespace, name)
+            .map(|i| &self.claims[i])
     }
 
     /// The claim whose `spec.volumeName` names this PV, if any.
     pub fn claim_naming(&self, pv: &str) -> Option<&ClaimFacts> {
         let hash = self.claims_by_volume.hash(pv);
         let names = |i: usize| self.claims[i].volume_name.as_deref() == Some(pv);
-        self.claims_by_volume.get(hash, names).map(|i| &self.claims[i])
+        self.claims_by_volume
+            .get(hash, names)
+            .map(|i| &self.claims[i])
     }
 
     /// A StorageClass by name.
@@ -311,7 +314,8 @@ impl Inventory {
             None => {
                 self.pvs.push(facts);
                 let pvs = &self.pvs;
-                self.pv_index.insert(hash, pvs.len() - 1, |i| pvs[i].name.as_str());
+                self.pv_index
+                    .insert(hash, pvs.len() - 1, |i| pvs[i].name.as_str());
             }
         }
     }
@@ -328,7 +332,9 @@ impl Inventory {
                 i
             }
             None => {
-                let hash = self.claim_index.hash(&(&*facts.namespace, facts.name.as_str()));
+                let hash = self
+                    .claim_index
+                    .hash(&(&*facts.namespace, facts.name.as_str()));
                 self.claims.push(facts);
                 let claims = &self.claims;
                 let key = |i: usize| (&*claims[i].namespace, claims[i].name.as_str());
@@ -435,7 +441,12 @@ impl Inventory {
             .unwrap_or(1)
             .max(1);
         let record = EventRecord::new(object, &event.reason, &event.type_, &event.message);
-        self.add_event(EventRecord { count: u64::try_from(count).unwrap_or(1), last, source, ..record });
+        self.add_event(EventRecord {
+            count: u64::try_from(count).unwrap_or(1),
+            last,
+            source,
+            ..record
+        });
     }
 
     fn add_events_event(&mut self, event: EventsEvent) {
@@ -457,7 +468,12 @@ impl Inventory {
             .max(1);
         let record = EventRecord::new(object, &event.reason, &event.type_, &event.note);
         let source = event.reporting_controller.clone();
-        self.add_event(EventRecord { count: u64::try_from(count).unwrap_or(1), last, source, ..record });
+        self.add_event(EventRecord {
+            count: u64::try_from(count).unwrap_or(1),
+            last,
+            source,
+            ..record
+        });
     }
 
     fn add_event(&mut self, record: EventRecord<'_>) {
@@ -548,7 +564,11 @@ impl Inventory {
     }
 }
 
-fn pv_facts(pv: PersistentVolume, origin: Origin, strings: &mut impl Intern) -> Result<PvFacts, Error> {
+fn pv_facts(
+    pv: PersistentVolume,
+    origin: Origin,
+    strings: &mut impl Intern,
+) -> Result<PvFacts, Error> {
     let name = pv.metadata.name.clone().unwrap_or_default();
     let fail = |field: &'static str, problem: String| Error {
         origin: origin.clone(),
@@ -597,7 +617,9 @@ fn pv_facts(pv: PersistentVolume, origin: Origin, strings: &mut impl Intern) -> 
         })
     });
     let annotations = pv.metadata.annotations.unwrap_or_default();
-    let provisioned_by = annotations.get(ANN_PROVISIONED_BY).map(|s| strings.intern(s));
+    let provisioned_by = annotations
+        .get(ANN_PROVISIONED_BY)
+        .map(|s| strings.intern(s));
     let migrated_to = annotations.get(ANN_MIGRATED_TO).map(|s| strings.intern(s));
     let deletion_secret = match (
         annotations.get(ANN_DELETION_SECRET_NAMESPACE),
@@ -608,7 +630,9 @@ fn pv_facts(pv: PersistentVolume, origin: Origin, strings: &mut impl Intern) -> 
     };
     let finalizers = intern_all(strings, pv.metadata.finalizers.unwrap_or_default());
     let access_modes = intern_all(strings, spec.access_modes.unwrap_or_default());
-    let capacity = spec.capacity.and_then(|c| c.get("storage").map(|q| strings.intern(&q.0)));
+    let capacity = spec
+        .capacity
+        .and_then(|c| c.get("storage").map(|q| strings.intern(&q.0)));
     // The message only matters for a Failed PV (kube-controller-manager's reason).
     let status_message = status.message.filter(|_| phase == Some(Phase::Failed));
     let storage_class = spec
@@ -637,7 +661,10 @@ fn pv_facts(pv: PersistentVolume, origin: Origin, strings: &mut impl Intern) -> 
     Ok(facts)
 }
 
-fn pv_source(spec: &k8s_openapi::api::core::v1::PersistentVolumeSpec, strings: &mut impl Intern) -> Source {
+fn pv_source(
+    spec: &k8s_openapi::api::core::v1::PersistentVolumeSpec,
+    strings: &mut impl Intern,
+) -> Source {
     if let Some(csi) = &spec.csi {
         let attributes = csi
             .volume_attributes
@@ -656,9 +683,9 @@ fn pv_source(spec: &k8s_openapi::api::core::v1::PersistentVolumeSpec, strings: &
         });
         let attr = |key: &str| csi.volume_attributes.as_ref()?.get(key).map(String::as_str);
         let root_path = attr("rootPath").is_some();
-        let path_key = attr("rootPath").or(attr("subvolumePath")).map(|path| {
-            cephfs_path_key(attr("clusterID").unwrap_or(""), path)
-        });
+        let path_key = attr("rootPath")
+            .or(attr("subvolumePath"))
+            .map(|path| cephfs_path_key(attr("clusterID").unwrap_or(""), path));
         return Source::Csi(CsiSource {
             driver: strings.intern(&csi.driver),
             handle: csi.volume_handle.clone(),
@@ -672,9 +699,9 @@ fn pv_source(spec: &k8s_openapi::api::core::v1::PersistentVolumeSpec, strings: &
 }
 
 fn claim_facts(
-pvc: PersistentVolumeClaim,
-origin: Origin,
-strings: &mut impl Intern,
+    pvc: PersistentVolumeClaim,
+    origin: Origin,
+    strings: &mut impl Intern,
 ) -> Result<ClaimFacts, Error> {
     let name = pvc.metadata.name.clone().unwrap_or_default();
     let namespace = pvc
@@ -707,7 +734,6 @@ strings: &mut impl Intern,
     };
     Ok(facts)
 }
-
 
 /// Facts read from one object by [`Inventory::prepare`], ready to insert.
 #[derive(Debug)]
@@ -809,8 +835,7 @@ impl ClaimFacts {
 }
 
 /// Attribute values that differ on every volume: sharing them would only cost.
-const UNIQUE_ATTRIBUTES: &[&str] =
-    &["imageName", "subvolumeName", "subDir"];
+const UNIQUE_ATTRIBUTES: &[&str] = &["imageName", "subvolumeName", "subDir"];
 
 fn intern_all(strings: &mut impl Intern, all: Vec<String>) -> Vec<Arc<str>> {
     all.iter().map(|s| strings.intern(s)).collect()

@@ -19,7 +19,11 @@ fn retain(name: &str) -> String {
     )
 }
 
-fn remove_finalizer<S: AsRef<str>>(name: &str, finalizers: &[S], finalizer: &str) -> Option<String> {
+fn remove_finalizer<S: AsRef<str>>(
+    name: &str,
+    finalizers: &[S],
+    finalizer: &str,
+) -> Option<String> {
     let index = finalizers.iter().position(|f| f.as_ref() == finalizer)?;
     Some(format!(
         "kubectl patch pv {name} --type json -p '[{{\"op\":\"test\",\"path\":\

@@ -95,13 +95,18 @@ pub struct Trace {
 impl Trace {
     /// A trace that records (`true`) or drops (`false`) its steps.
     pub fn new(record: bool) -> Trace {
-        Trace { steps: record.then(Vec::new) }
+        Trace {
+            steps: record.then(Vec::new),
+        }
     }
 
     /// Records a step, formatting its text only when recording.
     pub fn push(&mut self, actor: Actor, action: impl FnOnce() -> String) {
         if let Some(steps) = &mut self.steps {
-            steps.push(Step { actor, action: action() });
+            steps.push(Step {
+                actor,
+                action: action(),
+            });
         }
     }
 
@@ -220,9 +225,16 @@ impl Sim<'_> {
     fn claim_link(&self) -> ClaimLink {
         let Some(claim_ref) = &self.pv.claim_ref else {
             // A claim that names an unbound PV in spec.volumeName gets it.
-            let unbound = matches!(self.pv.phase, None | Some(Phase::Pending | Phase::Available));
+            let unbound = matches!(
+                self.pv.phase,
+                None | Some(Phase::Pending | Phase::Available)
+            );
             let named = self.inventory.claim_naming(&self.pv.name).is_some();
-            return if unbound && named { ClaimLink::Bound } else { ClaimLink::None };
+            return if unbound && named {
+                ClaimLink::Bound
+            } else {
+                ClaimLink::None
+            };
         };
         match self.inventory.claim(&claim_ref.namespace, &claim_ref.name) {
             Some(claim) => match (&claim_ref.uid, &claim.uid) {
@@ -264,7 +276,9 @@ impl Sim<'_> {
     /// The claim is deleted and the pods that used it have ended.
     pub fn delete_claim(&self, state: &mut State, trace: &mut Trace) {
         state.claim = ClaimLink::Gone;
-        trace.push(Actor::Human, || "the claim is deleted (once the pods using it have ended)".into());
+        trace.push(Actor::Human, || {
+            "the claim is deleted (once the pods using it have ended)".into()
+        });
     }
 
     /// A new claim binds the available PV.
@@ -283,7 +297,9 @@ impl Sim<'_> {
 fn remove_if_done(state: &mut State, trace: &mut Trace) -> bool {
     if state.exists && state.deleting && state.finalizers.is_empty() {
         state.exists = false;
-        trace.push(Actor::ApiServer, || "no finalizer is left: the PV object is removed".into());
+        trace.push(Actor::ApiServer, || {
+            "no finalizer is left: the PV object is removed".into()
+        });
         return true;
     }
     false

@@ -136,9 +136,8 @@ impl<'r> Input<'r> {
     pub(crate) fn consume(&mut self, n: usize) {
         let n = n.min(self.end - self.pos);
         let bytes = &self.buf[self.pos..self.pos + n];
-        if let Some(last) = memchr::memrchr(b'\n', bytes) {
-            let before = memchr::memchr_iter(b'\n', &bytes[..last]).count();
-            self.line += before as u64 + 1;
+        if let Some(last) = last_newline(bytes) {
+            self.line += newlines(&bytes[..last]) as u64 + 1;
             self.line_start = self.offset + last as u64 + 1;
         }
         self.pos += n;
@@ -223,6 +222,26 @@ impl<'r> Input<'r> {
     }
 }
 
+/// Below this many bytes a plain loop beats a call into `memchr`; the YAML
+/// reader consumes one character at a time at the start of each line.
+const SHORT: usize = 32;
+
+/// The offset of the last line feed in `bytes`.
+fn last_newline(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() < SHORT {
+        return bytes.iter().rposition(|&b| b == b'\n');
+    }
+    memchr::memrchr(b'\n', bytes)
+}
+
+/// The number of line feeds in `bytes`.
+fn newlines(bytes: &[u8]) -> usize {
+    if bytes.len() < SHORT {
+        return bytes.iter().filter(|&&b| b == b'\n').count();
+    }
+    memchr::memchr_iter(b'\n', bytes).count()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
@@ -250,6 +269,15 @@ mod tests {
         assert_eq!((input.line(), input.column()), (2, 2));
         input.consume(3);
         assert_eq!((input.line(), input.column()), (3, 2));
+    }
+
+    #[test]
+    fn long_runs_count_their_lines() {
+        let text: &'static [u8] = b"a\nbb\n\nccc\ndddd\neeeee\nffffff\nggggggg\nhhhhhhhh\nlast";
+        let mut input = input(text);
+        input.fill(text.len()).unwrap();
+        input.consume(text.len());
+        assert_eq!((input.line(), input.column()), (10, 5));
     }
 
     #[test]

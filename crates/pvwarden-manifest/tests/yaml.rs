@@ -317,6 +317,9 @@ fn comments_anywhere_are_ignored() {
     assert!(read.errors.is_empty(), "{:?}", read.messages());
     assert_eq!(
         read.objects(),
-        vec![("PersistentVolume", "a".into(), 4), ("PersistentVolume", "b".into(), 11)]
+        vec![
+            ("PersistentVolume", "a".into(), 4),
+            ("PersistentVolume", "b".into(), 11)
+        ]
     );
 }

@@ -106,7 +106,9 @@ fn parse_duration(s: &str) -> Result<jiff::SignedDuration, String> {
         "d" => 86_400,
         _ => return Err(format!("expected a unit of s, m, h or d, got {s:?}")),
     };
-    let secs = n.checked_mul(scale).ok_or_else(|| format!("{s:?} is too long a duration"))?;
+    let secs = n
+        .checked_mul(scale)
+        .ok_or_else(|| format!("{s:?} is too long a duration"))?;
     Ok(jiff::SignedDuration::from_secs(secs))
 }
 

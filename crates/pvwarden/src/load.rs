@@ -93,7 +93,10 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<Loaded> {
         read_files(&args.paths, &mut inventory, &mut errors)
     };
     source.report.errors.extend(errors);
-    source.report.warnings.extend(inventory.replaced().iter().cloned());
+    source
+        .report
+        .warnings
+        .extend(inventory.replaced().iter().cloned());
 
     let assumptions = assumptions(args, &inventory, source.server);
     let now = args
@@ -149,7 +152,11 @@ fn read_cluster(
             .collect(),
         errors: read.errors.clone(),
         // A part left out for want of a permission is said where users look.
-        warnings: read.degraded.iter().map(|d| format!("partial read: {d}")).collect(),
+        warnings: read
+            .degraded
+            .iter()
+            .map(|d| format!("partial read: {d}"))
+            .collect(),
         cluster: Some(ClusterInput {
             context: read.context.clone(),
             server: read.server.as_ref().map(|s| s.git_version.clone()),
@@ -197,7 +204,7 @@ fn read_files(paths: &[PathBuf], inventory: &mut Inventory, rejected: &mut Vec<S
         if path.as_os_str() == "-" {
             let (header, stdin) = peek_header(std::io::stdin().lock());
             headers.extend(header);
-            summary.merge(reader.read_bytes("-", stdin, &mut |item| forward(prepare(item))));
+            summary.merge(reader.read_bytes_map("-", stdin, &prepare, &mut forward));
         } else {
             headers.extend(file_header(path));
             let path = std::slice::from_ref(path);

@@ -45,7 +45,10 @@ pub trait Sink {
     fn volume(&mut self, verdict: &VolumeVerdict) -> anyhow::Result<()>;
     /// Adds one volume already rendered as JSON (only the JSON sink is given these).
     fn volume_json(&mut self, json: &[u8]) -> anyhow::Result<()> {
-        anyhow::bail!("this report format cannot take a volume rendered as JSON ({} bytes)", json.len())
+        anyhow::bail!(
+            "this report format cannot take a volume rendered as JSON ({} bytes)",
+            json.len()
+        )
     }
     /// Adds one claim (all volumes come first).
     fn claim(&mut self, verdict: &ClaimVerdict) -> anyhow::Result<()>;

@@ -83,13 +83,19 @@ fn static_delete(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
         let fate = if ctx.outcome.blocking.is_empty() {
             "when its claim goes it stays Released, retried forever".to_owned()
         } else {
-            format!("when its claim goes it hangs behind {}", ctx.outcome.blocking.join(", "))
+            format!(
+                "when its claim goes it hangs behind {}",
+                ctx.outcome.blocking.join(", ")
+            )
         };
         let message = format!(
             "static PV with Delete whose handle the driver {} can never delete ({why}): {fate}",
             ctx.driver()
         );
-        let remedy = format!("{}; static volumes are created and deleted by hand", patch_retain(&ctx.pv.name));
+        let remedy = format!(
+            "{}; static volumes are created and deleted by hand",
+            patch_retain(&ctx.pv.name)
+        );
         out.push(Finding::new(STATIC_DELETE_NEVER_DELETES, message, remedy));
     } else if ctx.outcome.last.fate == Some(crate::driver::Fate::Destroyed) {
         let sharing = ctx.sharing();
@@ -103,7 +109,10 @@ fn static_delete(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
             "static PV with Delete whose handle reaches real storage: deleting its claim \
              destroys data that existed before the PV{shared}"
         );
-        let remedy = format!("{} now, before anyone deletes the claim", patch_retain(&ctx.pv.name));
+        let remedy = format!(
+            "{} now, before anyone deletes the claim",
+            patch_retain(&ctx.pv.name)
+        );
         out.push(Finding::new(STATIC_DELETE_DESTROYS_DATA, message, remedy));
     }
 }
@@ -203,7 +212,10 @@ fn sharing(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
              deleting its claim destroys their data",
             names(&others)
         );
-        let remedy = format!("{} until the last share is gone", patch_retain(&ctx.pv.name));
+        let remedy = format!(
+            "{} until the last share is gone",
+            patch_retain(&ctx.pv.name)
+        );
         out.push(Finding::new(SHARE_SOURCE_DELETE, message, remedy));
         return;
     }

@@ -39,7 +39,9 @@ pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
             keep
         });
         for name in detached {
-            trace.push(Actor::Attacher, || format!("detaches the volume; VolumeAttachment {name} is deleted"));
+            trace.push(Actor::Attacher, || {
+                format!("detaches the volume; VolumeAttachment {name} is deleted")
+            });
         }
         if before != s.attachments.len() {
             return true;
@@ -56,7 +58,9 @@ pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
         .collect();
     for finalizer in &ours {
         s.remove(finalizer);
-        trace.push(Actor::Attacher, || format!("removes {finalizer}: no VolumeAttachment names the PV"));
+        trace.push(Actor::Attacher, || {
+            format!("removes {finalizer}: no VolumeAttachment names the PV")
+        });
     }
     !ours.is_empty()
 }

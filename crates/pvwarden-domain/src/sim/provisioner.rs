@@ -100,7 +100,9 @@ pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
 
     if adds && !has && s.policy == ReclaimPolicy::Delete && !s.deleting && s.phase == Phase::Bound {
         s.finalizers.push(PROVISIONER_FINALIZER.to_owned());
-        trace.push(Actor::Provisioner, || format!("adds {PROVISIONER_FINALIZER}: the PV is Bound with Delete"));
+        trace.push(Actor::Provisioner, || {
+            format!("adds {PROVISIONER_FINALIZER}: the PV is Bound with Delete")
+        });
         return true;
     }
     let keeps = adds && s.policy == ReclaimPolicy::Delete;
@@ -111,7 +113,9 @@ pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
         } else {
             "its finalizer feature is off".to_owned()
         };
-        trace.push(Actor::Provisioner, || format!("removes {PROVISIONER_FINALIZER}: {why}"));
+        trace.push(Actor::Provisioner, || {
+            format!("removes {PROVISIONER_FINALIZER}: {why}")
+        });
         return true;
     }
 
@@ -142,7 +146,9 @@ fn delete(sim: &Sim<'_>, s: &mut State, trace: &mut Trace, adds: bool) -> bool {
                 trace.push(Actor::Provisioner, || "deletes the PV object".into());
             }
             if adds && s.remove(PROVISIONER_FINALIZER) {
-                trace.push(Actor::Provisioner, || format!("removes {PROVISIONER_FINALIZER}"));
+                trace.push(Actor::Provisioner, || {
+                    format!("removes {PROVISIONER_FINALIZER}")
+                });
             }
             true
         }
@@ -152,15 +158,19 @@ fn delete(sim: &Sim<'_>, s: &mut State, trace: &mut Trace, adds: bool) -> bool {
                 return false;
             }
             if code == "Evidence" {
-                trace.push(Actor::Evidence, || format!(
+                trace.push(Actor::Evidence, || {
+                    format!(
                         "the driver model would answer OK, but the cluster's records say \
                          otherwise: {message}"
-                    ));
+                    )
+                });
             }
-            trace.push(Actor::Provisioner, || format!(
+            trace.push(Actor::Provisioner, || {
+                format!(
                     "tries to delete the volume and fails; it records VolumeFailedDelete \
                      ({failure}) and retries with backoff, forever"
-                ));
+                )
+            });
             s.failures.push(failure);
             true
         }

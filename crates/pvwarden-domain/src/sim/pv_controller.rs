@@ -33,7 +33,9 @@ pub(super) fn step(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
 fn reclaim(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
     let failed = |s: &mut State, trace: &mut Trace, message: &str| {
         s.phase = Phase::Failed;
-        trace.push(Actor::PvController, || format!("marks the PV Failed: {message}"));
+        trace.push(Actor::PvController, || {
+            format!("marks the PV Failed: {message}")
+        });
         true
     };
     match s.policy {
@@ -43,7 +45,9 @@ fn reclaim(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
                 s.phase = Phase::Available;
                 s.claim = ClaimLink::None;
                 s.fate = Some(crate::driver::Fate::Destroyed);
-                trace.push(Actor::PvController, || "recycles the volume (its files are scrubbed): phase Available".into());
+                trace.push(Actor::PvController, || {
+                    "recycles the volume (its files are scrubbed): phase Available".into()
+                });
                 true
             }
             _ => failed(s, trace, "no volume plugin matched name for recycling"),
@@ -88,10 +92,12 @@ fn in_tree_delete(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> Option<boo
     s.fate = Some(crate::driver::Fate::Destroyed);
     s.deleting = true;
     s.remove(PV_CONTROLLER_FINALIZER);
-    trace.push(Actor::PvController, || format!(
+    trace.push(Actor::PvController, || {
+        format!(
             "deletes the {plugin} volume with its in-tree plugin (CSI migration is GA only \
              from Kubernetes {ga}), then the PV object"
-        ));
+        )
+    });
     Some(true)
 }
 
@@ -104,10 +110,12 @@ fn is_recyclable(sim: &Sim<'_>) -> bool {
 fn handover_finalizer(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
     let external = sim.pv.csi().is_some() || sim.profile == Profile::InTreeMigrated;
     if external && s.remove(PV_CONTROLLER_FINALIZER) {
-        trace.push(Actor::PvController, || format!(
+        trace.push(Actor::PvController, || {
+            format!(
                 "removes {PV_CONTROLLER_FINALIZER}: an external provisioner \
                              deletes this volume"
-            ));
+            )
+        });
         return true;
     }
     false
@@ -116,7 +124,9 @@ fn handover_finalizer(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
 /// Removes `kubernetes.io/pv-protection` once no claim holds the PV.
 pub(super) fn protect(_sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
     if s.exists && unprotect(s) {
-        trace.push(Actor::PvProtection, || "removes kubernetes.io/pv-protection: no claim is bound to the PV".into());
+        trace.push(Actor::PvProtection, || {
+            "removes kubernetes.io/pv-protection: no claim is bound to the PV".into()
+        });
         return true;
     }
     false

@@ -321,7 +321,10 @@ async fn pages_do_not_skip_namespaces_that_share_a_prefix() {
         let (status, page) = h.admin.get(&url).await;
         assert_eq!(status, 200, "{page}");
         seen.extend(names(&page));
-        token = page["metadata"]["continue"].as_str().filter(|t| !t.is_empty()).map(str::to_owned);
+        token = page["metadata"]["continue"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
         if token.is_none() {
             break;
         }

@@ -4,10 +4,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::process::ExitCode;
 
 use anyhow::bail;
-use rayon::prelude::*;
 use pvwarden_domain::audit::Auditor;
 use pvwarden_domain::rule::{self, Finding, Severity};
 use pvwarden_domain::verdict::OnDelete;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::baseline::{Baseline, Entry};
@@ -57,8 +57,12 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         "input read"
     );
     let story = args.story && matches!(args.output, Format::Json | Format::Yaml);
-    let auditor = Auditor::new(&loaded.inventory, loaded.assumptions.clone(), loaded.settings)
-        .with_story(story);
+    let auditor = Auditor::new(
+        &loaded.inventory,
+        loaded.assumptions.clone(),
+        loaded.settings,
+    )
+    .with_story(story);
     let filter = Filter {
         ignore: args.ignore.iter().map(String::as_str).collect(),
         baseline: baseline.as_ref(),
@@ -88,19 +92,34 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
             .map(|pv| {
                 let mut verdict = auditor.volume(pv);
                 let name = verdict.name.clone();
-                let entries =
-                    filter.apply(&mut verdict.findings, "PersistentVolume", &name);
-                let rendered = if json { serde_json::to_vec(&verdict).ok() } else { None };
-                Done { verdict, entries, rendered }
+                let entries = filter.apply(&mut verdict.findings, "PersistentVolume", &name);
+                let rendered = if json {
+                    serde_json::to_vec(&verdict).ok()
+                } else {
+                    None
+                };
+                Done {
+                    verdict,
+                    entries,
+                    rendered,
+                }
             })
             .collect();
-        for Done { verdict, entries, rendered } in done {
+        for Done {
+            verdict,
+            entries,
+            rendered,
+        } in done
+        {
             recorded.findings.extend(entries);
             tally(&verdict.findings, &mut summary);
             worst = worst.max(verdict.findings.iter().map(|f| f.severity).max());
             summary.volumes += 1;
             summary.stuck_volumes += u64::from(verdict.stuck);
-            *summary.on_delete.entry(verdict.on_delete.as_str()).or_default() += 1;
+            *summary
+                .on_delete
+                .entry(verdict.on_delete.as_str())
+                .or_default() += 1;
             outcomes.push(verdict.on_delete);
             match rendered {
                 Some(bytes) => sink.volume_json(&bytes)?,
@@ -127,7 +146,10 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         sink.claim(&verdict)?;
     }
     sink.finish(&summary)?;
-    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "report written");
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "report written"
+    );
 
     for warning in &loaded.report.warnings {
         eprintln!("pvwarden: warning: {warning}");
@@ -158,7 +180,10 @@ fn exit_code(input_errors: bool, worst: Option<Severity>, fail_on: Severity) -> 
 
 fn tally(findings: &[Finding], summary: &mut Summary) {
     for finding in findings {
-        *summary.findings.entry(finding.severity.as_str()).or_default() += 1;
+        *summary
+            .findings
+            .entry(finding.severity.as_str())
+            .or_default() += 1;
     }
 }
 

@@ -44,7 +44,10 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     let volume = pv.map(|pv| auditor.volume(pv));
     let claim = claim.map(|c| {
         let outcome = |name: &str| {
-            volume.as_ref().filter(|v| v.name == name).map(|v| v.on_delete)
+            volume
+                .as_ref()
+                .filter(|v| v.name == name)
+                .map(|v| v.on_delete)
         };
         auditor.claim(c, &outcome)
     });
@@ -121,7 +124,11 @@ fn write_claim(out: &mut impl Write, c: &ClaimVerdict) -> std::io::Result<()> {
 fn write_findings(out: &mut impl Write, findings: &[Finding]) -> std::io::Result<()> {
     for f in findings {
         let severity = f.severity.as_str();
-        writeln!(out, "  {severity:<7} {}: {}\n          fix: {}", f.rule, f.message, f.remedy)?;
+        writeln!(
+            out,
+            "  {severity:<7} {}: {}\n          fix: {}",
+            f.rule, f.message, f.remedy
+        )?;
     }
     Ok(())
 }
@@ -172,7 +179,11 @@ fn write_volume(out: &mut impl Write, v: &VolumeVerdict, a: &Assumptions) -> std
     if c.provisioned_by.is_some() {
         marks.push(format!(
             "its StorageClass's provisioner {} the annotation",
-            if c.class_matches { "matches" } else { "does not match" }
+            if c.class_matches {
+                "matches"
+            } else {
+                "does not match"
+            }
         ));
     }
     if c.static_volume {

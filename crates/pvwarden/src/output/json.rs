@@ -77,7 +77,11 @@ impl Sink for Json {
         if self.claims.is_none() {
             self.out.write_all(b"],\"claims\":[")?;
         }
-        writeln!(self.out, "],\"summary\":{}}}", serde_json::to_string(summary)?)?;
+        writeln!(
+            self.out,
+            "],\"summary\":{}}}",
+            serde_json::to_string(summary)?
+        )?;
         self.out.flush()?;
         Ok(())
     }

@@ -14,7 +14,7 @@ mod exit_codes;
 mod explain;
 mod formats;
 mod input;
+mod regressions;
 mod robustness;
 mod rules;
-mod regressions;
 mod silencing;

@@ -14,10 +14,17 @@ fn a_pv_defined_twice_is_warned_about() {
     let second = dir.write("b.yaml", PV.replace("POLICY", "Delete"));
     let run = audit(&["-o", "json", &first, &second]);
     run.assert_no_panic();
-    assert!(run.stderr.contains("warning: PersistentVolume dup at"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("warning: PersistentVolume dup at"),
+        "{}",
+        run.stderr
+    );
     let report = run.json();
     assert_eq!(report["volumes"][0]["policy"], "Delete");
-    assert!(report["input"]["warnings"][0].as_str().unwrap_or("").contains("replaces"));
+    assert!(report["input"]["warnings"][0]
+        .as_str()
+        .unwrap_or("")
+        .contains("replaces"));
 }
 
 /// A claim straight out of `helm template` has no PV yet; with a Delete class,
@@ -43,7 +50,9 @@ fn an_unprovisioned_claim_takes_its_class_policy() {
 #[test]
 fn decode_reads_stdin_for_a_dash_and_skips_blank_lines() {
     let handle = "0001-0009-rook-ceph-0000000000000001-53f8e5d7-eff5-11f1-828d-136dfc58b12e";
-    let run = pvwarden(["decode", "-"]).stdin(format!("\n{handle}\n\n")).run();
+    let run = pvwarden(["decode", "-"])
+        .stdin(format!("\n{handle}\n\n"))
+        .run();
     run.assert_code(0);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{}", run.stdout);

@@ -70,8 +70,15 @@ fn empty_file_is_a_warning_not_an_error() {
     let run = audit(&["-o", "json", &path]);
     run.assert_no_panic();
     run.assert_code(0);
-    assert!(run.stderr.contains("warning: ") && run.stderr.contains("empty.yaml"), "{}", run.stderr);
-    assert!(run.json()["input"]["warnings"][0].as_str().unwrap_or("").contains("empty.yaml"));
+    assert!(
+        run.stderr.contains("warning: ") && run.stderr.contains("empty.yaml"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.json()["input"]["warnings"][0]
+        .as_str()
+        .unwrap_or("")
+        .contains("empty.yaml"));
 }
 
 #[test]
