@@ -9,8 +9,11 @@
 //! | 2 | no `provisioned-by` and no `migrated-to` annotation             | static  |
 //! | 3 | annotation names neither the driver nor the class's provisioner | static  |
 //! | 4 | annotation plus two or more corroborating markers               | dynamic |
-//! | 5 | annotation plus one corroborating marker                        | dynamic when that marker is the `pvc-<claim uid>` name or the identity attribute, else unknown |
-//! | 6 | annotation alone                                                | static (copied annotation) |
+//! | 5 | annotation plus one corroborating marker                        | dynamic, or unknown (*) |
+//! | 6 | annotation alone                                                | static (copied) |
+//!
+//! (*) dynamic when the one marker is the `pvc-<claim uid>` name or the identity
+//! attribute; unknown when it is only the class.
 //!
 //! Corroborating markers: the name is `pvc-<claimRef.uid>`; the CSI
 //! provisioner identity attribute; a StorageClass whose provisioner is the

@@ -237,7 +237,10 @@ fn missing_pool_is_success_from_ceph_csi_2_1() {
     pv.phase = "Released";
     let event = json!({
         "apiVersion": "v1", "kind": "Event", "metadata": {"name": "e", "namespace": "default"},
-        "involvedObject": {"kind": "PersistentVolume", "name": "pvc-11111111-2222-4333-8444-555555555555"},
+        "involvedObject": {
+            "kind": "PersistentVolume",
+            "name": "pvc-11111111-2222-4333-8444-555555555555"
+        },
         "reason": "VolumeFailedDelete", "type": "Warning", "count": 9,
         "message": "rpc error: code = Internal desc = pool ID (3) not found in Ceph cluster"
     });

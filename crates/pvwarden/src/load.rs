@@ -181,6 +181,10 @@ fn read_files(paths: &[PathBuf], inventory: &mut Inventory, rejected: &mut Vec<S
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let mut headers = Vec::new();
+    #[allow(
+        clippy::result_large_err,
+        reason = "the error is the reader's, passed on as it is"
+    )]
     let prepare = |item: Result<Located<Object>, pvwarden_manifest::Error>| {
         item.map(|located| Inventory::prepare(located).map_err(|err| chain(&err)))
     };

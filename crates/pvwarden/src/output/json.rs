@@ -29,7 +29,8 @@ impl Sink for Json {
     fn begin(&mut self, header: &Header<'_>) -> anyhow::Result<()> {
         write!(
             self.out,
-            "{{\"apiVersion\":\"pvwarden.io/v1\",\"kind\":\"AuditReport\",\"schemaVersion\":{SCHEMA_VERSION}"
+            "{{\"apiVersion\":\"pvwarden.io/v1\",\"kind\":\"AuditReport\",\
+             \"schemaVersion\":{SCHEMA_VERSION}"
         )?;
         for (key, value) in [
             ("assumptions", serde_json::to_string(header.assumptions)?),

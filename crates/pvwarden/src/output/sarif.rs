@@ -28,6 +28,7 @@ fn level(severity: Severity) -> &'static str {
 impl Sarif {
     fn add(&mut self, findings: &[Finding], origin: &Origin, object: &str) {
         for finding in findings {
+            let text = format!("{object}: {}. Remedy: {}", finding.message, finding.remedy);
             let mut location = json!({
                 "physicalLocation": { "artifactLocation": { "uri": origin.file.as_ref() } },
                 "logicalLocations": [{ "name": object }],
@@ -38,7 +39,7 @@ impl Sarif {
             self.results.push(json!({
                 "ruleId": finding.rule,
                 "level": level(finding.severity),
-                "message": { "text": format!("{object}: {}. Remedy: {}", finding.message, finding.remedy) },
+                "message": { "text": text },
                 "locations": [location],
                 "partialFingerprints": { "pvwarden/v1": format!("{}:{object}", finding.rule) },
             }));
@@ -74,7 +75,7 @@ impl Sink for Sarif {
                 json!({
                     "id": r.id,
                     "shortDescription": { "text": r.summary },
-                    "help": { "text": format!("See docs/rules.md#{} in the pvwarden repository.", r.id) },
+                    "help": { "text": format!("See docs/rules.md#{}.", r.id) },
                     "defaultConfiguration": { "level": level(r.severity) },
                 })
             })

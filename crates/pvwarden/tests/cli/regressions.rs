@@ -34,7 +34,8 @@ fn an_unprovisioned_claim_takes_its_class_policy() {
     let dir = TempDir::new("unprovisioned");
     let yaml = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: fast}\n\
                 provisioner: ebs.csi.aws.com\nreclaimPolicy: Delete\n---\n\
-                apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: app}\n\
+                apiVersion: v1\nkind: PersistentVolumeClaim\n\
+                metadata: {name: data, namespace: app}\n\
                 spec:\n  storageClassName: fast\n  accessModes: [ReadWriteOnce]\n  \
                 resources: {requests: {storage: 1Gi}}\n";
     let path = dir.write("helm.yaml", yaml);
