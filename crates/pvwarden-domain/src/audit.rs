@@ -131,7 +131,7 @@ impl<'a> Auditor<'a> {
             outcome: &outcome,
             evidence: &evidence,
             disagreement: disagreement.as_deref(),
-            shares: &self.shares,
+            sharing: self.shares.sharing(pv, self.inventory),
         };
         let findings = rule::check_volume(&ctx);
         let (remedies, must_not) = remedy::for_volume(&ctx);

@@ -24,7 +24,8 @@ pub(crate) struct VolumeContext<'a> {
     pub(crate) outcome: &'a Outcome,
     pub(crate) evidence: &'a Evidence,
     pub(crate) disagreement: Option<&'a str>,
-    pub(crate) shares: &'a ShareIndex,
+    /// The PVs that share this PV's storage, found once per verdict.
+    pub(crate) sharing: Sharing<'a>,
 }
 
 impl VolumeContext<'_> {
@@ -41,8 +42,8 @@ impl VolumeContext<'_> {
         })
     }
 
-    pub(crate) fn sharing(&self) -> Sharing<'_> {
-        self.shares.sharing(self.pv, self.inventory)
+    pub(crate) fn sharing(&self) -> &Sharing<'_> {
+        &self.sharing
     }
 
     fn is_static(&self) -> bool {
