@@ -19,7 +19,7 @@ use crate::handle;
 use crate::inventory::Inventory;
 use crate::remedy;
 use crate::rule::{self, ShareIndex, VolumeContext};
-use crate::sim::{ClaimLink, Owner, Sim, State, Step, Trace};
+use crate::sim::{Owner, Sim, State, Trace};
 use crate::verdict::{Chapter, ClaimVerdict, NextDeletion, OnDelete, VolumeVerdict};
 use crate::version::Assumptions;
 
@@ -488,16 +488,4 @@ fn untouched(sim: &Sim<'_>, s: &State) -> (OnDelete, String) {
         OnDelete::Kept,
         "the PV goes and its storage is left alone".into(),
     )
-}
-
-impl ClaimLink {
-    /// Returns true when a live claim is bound.
-    pub fn is_bound(&self) -> bool {
-        matches!(self, ClaimLink::Bound)
-    }
-}
-
-/// The steps of all chapters, for callers that want a flat list.
-pub fn flatten(story: &[Chapter]) -> Vec<&Step> {
-    story.iter().flat_map(|c| c.steps.iter()).collect()
 }
