@@ -253,8 +253,8 @@ pub struct PvFacts {
     pub origin: Origin,
     /// `metadata.deletionTimestamp`: the PV is being deleted.
     pub deletion: Option<Timestamp>,
-    /// `metadata.finalizers`, in order (shared strings: a few values recur everywhere).
-    pub finalizers: Box<[Arc<str>]>,
+    /// `metadata.finalizers`, in order (a shared list: a few lists recur everywhere).
+    pub finalizers: Arc<[Arc<str>]>,
     /// `pv.kubernetes.io/provisioned-by`.
     pub provisioned_by: Option<Arc<str>>,
     /// The deletion secret from the PV's annotations, `(namespace, name)`; both
@@ -274,8 +274,8 @@ pub struct PvFacts {
     pub source: Source,
     /// `spec.capacity.storage`.
     pub capacity: Option<Arc<str>>,
-    /// `spec.accessModes`.
-    pub access_modes: Box<[Arc<str>]>,
+    /// `spec.accessModes` (a shared list).
+    pub access_modes: Arc<[Arc<str>]>,
     /// What few PVs have, kept out of line so that the common PV stays small.
     pub rare: Option<Box<RarePvFacts>>,
 }
@@ -341,8 +341,8 @@ pub struct ClaimFacts {
     pub origin: Origin,
     /// `metadata.deletionTimestamp`.
     pub deletion: Option<Timestamp>,
-    /// `metadata.finalizers`.
-    pub finalizers: Box<[Arc<str>]>,
+    /// `metadata.finalizers` (a shared list).
+    pub finalizers: Arc<[Arc<str>]>,
     /// `spec.volumeName`.
     pub volume_name: Option<String>,
     /// `spec.storageClassName`.

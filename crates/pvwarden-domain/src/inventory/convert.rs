@@ -208,11 +208,12 @@ impl Intern for Fresh {
 }
 
 /// One shared copy of each recurring string (driver names, finalizers,
-/// namespaces, attribute values) and of each recurring set of volume
-/// attributes, so 100,000 volumes do not hold 100,000 copies.
+/// namespaces, attribute values), list of strings (finalizers, access modes)
+/// and set of volume attributes, so 100,000 volumes do not hold 100,000 copies.
 #[derive(Debug, Default)]
 pub(super) struct Strings {
     strings: HashSet<Arc<str>>,
+    lists: HashSet<Arc<[Arc<str>]>>,
     attribute_sets: HashSet<Arc<[Attribute]>>,
 }
 
@@ -238,11 +239,18 @@ impl Strings {
         }
     }
 
-    /// Replaces strings with the shared copies, in a slice of this thread's own.
-    fn share_all(&mut self, all: &mut Box<[Arc<str>]>) {
-        let mut shared: Vec<Arc<str>> = Vec::with_capacity(all.len());
-        shared.extend(all.iter().map(|s| self.intern(s)));
-        *all = shared.into_boxed_slice();
+    /// Replaces a list of strings with the shared copy of an equal list.
+    fn share_all(&mut self, list: &mut Arc<[Arc<str>]>) {
+        let mut shared: Vec<Arc<str>> = Vec::with_capacity(list.len());
+        shared.extend(list.iter().map(|s| self.intern(s)));
+        *list = match self.lists.get(shared.as_slice()) {
+            Some(existing) => existing.clone(),
+            None => {
+                let list: Arc<[Arc<str>]> = shared.into();
+                self.lists.insert(list.clone());
+                list
+            }
+        };
     }
 
     fn share_opt(&mut self, s: &mut Option<Arc<str>>) {
@@ -269,7 +277,7 @@ impl Strings {
 // Facts are read on the pool's threads, between the much larger API objects
 // they come from; left there, every few live bytes would pin a page of freed
 // ones. So the inserting thread copies what it keeps into memory of its own
-// (the `relocate` calls below and the fresh slices of `share_all`): the facts
+// (the `relocate` calls below, and the shared copies made by `Strings`): the facts
 // then sit together and the pool's pages can go back to the system.
 
 fn relocate_str(s: &mut String) {
@@ -324,7 +332,7 @@ impl ClaimFacts {
     }
 }
 
-fn intern_all(strings: &mut impl Intern, all: Vec<String>) -> Box<[Arc<str>]> {
+fn intern_all(strings: &mut impl Intern, all: Vec<String>) -> Arc<[Arc<str>]> {
     all.iter().map(|s| strings.intern(s)).collect()
 }
 

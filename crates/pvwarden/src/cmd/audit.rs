@@ -66,6 +66,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
     let filter = Filter {
         ignore: args.ignore.iter().map(String::as_str).collect(),
         baseline: baseline.as_ref(),
+        record: args.write_baseline.is_some(),
     };
 
     let header = Header {
@@ -191,6 +192,9 @@ fn tally(findings: &[Finding], summary: &mut Summary) {
 struct Filter<'a> {
     ignore: HashSet<&'a str>,
     baseline: Option<&'a Baseline>,
+    /// Whether entries are wanted (`--write-baseline`); on 100,000 PVs they
+    /// would otherwise hold megabytes for nothing.
+    record: bool,
 }
 
 impl Filter<'_> {
@@ -198,7 +202,7 @@ impl Filter<'_> {
     /// the entries to record for `--write-baseline` (all but the ignored).
     fn apply(&self, findings: &mut Vec<Finding>, kind: &str, object: &str) -> Vec<Entry> {
         findings.retain(|f| !self.ignore.contains(f.rule));
-        let mut entries = Vec::with_capacity(findings.len());
+        let mut entries = Vec::with_capacity(if self.record { findings.len() } else { 0 });
         findings.retain(|f| {
             let entry = Entry {
                 rule: f.rule.to_owned(),
@@ -206,7 +210,9 @@ impl Filter<'_> {
                 object: object.to_owned(),
             };
             let known = self.baseline.is_some_and(|b| b.contains(&entry));
-            entries.push(entry);
+            if self.record {
+                entries.push(entry);
+            }
             !known
         });
         entries
