@@ -232,14 +232,12 @@ impl Journal for ConfigMapJournal {
         }
     }
 
-    fn finish(&self, run: &RunId, state: RunState) -> impl Future<Output = Result<()>> + Send {
-        async move {
-            self.update(run, |record, _| {
-                record.state = state;
-                Ok(())
-            })
-            .await
-        }
+    async fn finish(&self, run: &RunId, state: RunState) -> Result<()> {
+        self.update(run, |record, _| {
+            record.state = state;
+            Ok(())
+        })
+        .await
     }
 
     fn runs(&self) -> impl Future<Output = Result<Vec<Run>>> + Send {

@@ -159,6 +159,10 @@ pub struct Run {
     pub command: String,
     /// The digest of the plan that was confirmed.
     pub digest: String,
+    /// The plan itself, as the repair engine wrote it, so that a run killed
+    /// half way can be resumed from the journal alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Value>,
     /// Where it stands.
     pub state: RunState,
 }

@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS runs (
     context TEXT NOT NULL,
     command TEXT NOT NULL,
     digest TEXT NOT NULL,
+    plan TEXT,
     state TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS entries (
@@ -119,8 +120,8 @@ impl SqliteJournal {
         }
         connection
             .execute(
-                "INSERT INTO runs (id, started, operator, context, command, digest, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO runs (id, started, operator, context, command, digest, state, plan)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     run.id.as_str(),
                     run.started.to_string(),
@@ -128,7 +129,8 @@ impl SqliteJournal {
                     run.context,
                     run.command,
                     run.digest,
-                    run.state.as_str()
+                    run.state.as_str(),
+                    run.plan.as_ref().map(|p| p.to_string())
                 ],
             )
             .map_err(|source| sqlite(operation(), source))?;
@@ -223,7 +225,7 @@ impl SqliteJournal {
         let operation = || "list runs".to_owned();
         let mut statement = connection
             .prepare(
-                "SELECT id, started, operator, context, command, digest, state
+                "SELECT id, started, operator, context, command, digest, state, plan
                  FROM runs ORDER BY started, id",
             )
             .map_err(|source| sqlite(operation(), source))?;
@@ -239,7 +241,7 @@ impl SqliteJournal {
         let operation = || format!("read run {id}");
         let run = connection
             .query_row(
-                "SELECT id, started, operator, context, command, digest, state
+                "SELECT id, started, operator, context, command, digest, state, plan
                  FROM runs WHERE id = ?1",
                 [id.as_str()],
                 read_run,
@@ -288,9 +290,15 @@ fn read_run(row: &Row<'_>) -> rusqlite::Result<Result<Run>> {
     let id: String = row.get(0)?;
     let started: String = row.get(1)?;
     let state: String = row.get(6)?;
+    let plan: Option<String> = row.get(7)?;
     let (operator, context, command, digest) = (row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?);
     Ok((|| {
+        let plan = plan.as_deref().map(serde_json::from_str).transpose();
         Ok(Run {
+            plan: plan.map_err(|source| Error::Corrupt {
+                what: format!("run {id}"),
+                source,
+            })?,
             started: parse_time(&started, &id)?,
             state: RunState::parse(&state).ok_or_else(|| bad_value(&id, "state", &state))?,
             id: RunId::parse(&id),
@@ -410,6 +418,7 @@ mod tests {
             context: "test".into(),
             command: "fix --all-stuck".into(),
             digest: "0123456789ab".into(),
+            plan: Some(json!({"targets": []})),
             state: RunState::Open,
         }
     }
@@ -457,6 +466,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
 
         assert_eq!(got.state, RunState::Failed);
+        assert_eq!(got.plan, run("r-1").plan);
         assert_eq!(entries.len(), 2);
         let mut first = entry("r-1", 1);
         first.state = EntryState::Applied;

@@ -21,6 +21,7 @@ fn run(id: &str, started: &str) -> Run {
         context: "pvwarden-test".into(),
         command: "fix pv-1".into(),
         digest: "0123456789ab".into(),
+        plan: Some(json!({"targets": []})),
         state: RunState::Open,
     }
 }
