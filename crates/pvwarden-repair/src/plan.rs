@@ -22,6 +22,7 @@
 
 use std::collections::BTreeSet;
 
+use pvwarden_domain::audit::Auditor;
 use pvwarden_domain::classify::Provisioning;
 use pvwarden_domain::driver::Backend;
 use pvwarden_domain::facts::{
@@ -388,7 +389,7 @@ fn fix_volume(
         return refusal;
     }
     let holds_data = holds_data(verdict, &kinds);
-    let orphan_allowed = request.orphan_backend.iter().any(|n| *n == pv.name);
+    let orphan_allowed = request.orphan_backend.contains(&pv.name);
     if holds_data && !orphan_allowed {
         return Outcome::Refused(
             format!(
@@ -632,4 +633,24 @@ fn prune_volume(pv: &PvFacts, verdict: &VolumeVerdict) -> Outcome {
         steps,
         orphans: None,
     })
+}
+
+/// The verdicts a plan is made from: every PV's, then every claim's.
+pub fn verdicts(
+    auditor: &Auditor<'_>,
+    inventory: &Inventory,
+) -> (Vec<VolumeVerdict>, Vec<ClaimVerdict>) {
+    let volumes: Vec<VolumeVerdict> = inventory.pvs().iter().map(|pv| auditor.volume(pv)).collect();
+    let on_delete = |name: &str| {
+        inventory
+            .pv_position(name)
+            .and_then(|i| volumes.get(i))
+            .map(|v| v.on_delete)
+    };
+    let claims = inventory
+        .claims()
+        .iter()
+        .map(|claim| auditor.claim(claim, &on_delete))
+        .collect();
+    (volumes, claims)
 }
