@@ -109,6 +109,7 @@ pub struct Expect {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     /// What is done.
+    #[serde(flatten)]
     pub action: Action,
     /// Why it is safe, in a sentence.
     pub why: String,

@@ -64,7 +64,7 @@ impl RepairArgs {
 pub struct JournalPath {
     /// The journal file; default: $XDG_STATE_HOME/pvwarden/journal.db
     /// (~/.local/state/pvwarden/journal.db).
-    #[arg(long = "journal", value_name = "PATH", env = "PVWARDEN_JOURNAL")]
+    #[arg(long = "journal", value_name = "PATH", env = "PVWARDEN_JOURNAL", global = true)]
     pub path: Option<PathBuf>,
 }
 
