@@ -542,7 +542,7 @@ impl<J: Journal> Runner<'_, J> {
                 let (Some(current), Some(text)) = (current, ours) else {
                     return Err(Outcome::Done(String::new()));
                 };
-                let patch = Lease::release_patch(&text, version(current));
+                let patch = Lease::release_patch(current, &text, version(current));
                 Ok(("release-lease", patch, Request::PatchPv(pv.to_owned())))
             })
             .await?;

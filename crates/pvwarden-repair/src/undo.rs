@@ -354,7 +354,7 @@ impl<J: Journal> Undo<'_, J> {
                 let text = c["metadata"]["annotations"][LEASE_ANNOTATION].as_str()?;
                 Lease::of(c)
                     .filter(|l| l.run == run)
-                    .map(|_| Lease::release_patch(text, version(c)))
+                    .map(|_| Lease::release_patch(c, text, version(c)))
             })
             .await?;
         Ok(write)

@@ -83,7 +83,12 @@ impl Live {
         live.put("/pvwarden-test/backend", &seed);
         let server = live.server.as_ref().unwrap();
         let actors = live.runtime.block_on(async {
-            actor::try_spawn(&server.url, &server.ca_pem, &server.admin_token, actor_config)
+            actor::try_spawn(
+                &server.url,
+                &server.ca_pem,
+                &server.admin_token,
+                actor_config,
+            )
         });
         live.actors = Some(actors.unwrap());
         live
@@ -134,7 +139,15 @@ impl Live {
             assert_eq!(code, Some(0), "dry run {args:?}: {plan:#}");
             let digest = plan["digest"].as_str().unwrap().to_owned();
             let mut apply = args.to_vec();
-            apply.extend(["--apply", "--confirm", &digest, "--timeout", "8s", "-o", "json"]);
+            apply.extend([
+                "--apply",
+                "--confirm",
+                &digest,
+                "--timeout",
+                "8s",
+                "-o",
+                "json",
+            ]);
             apply.extend(self.model_args.iter().map(String::as_str));
             let output = self.pvwarden(&apply);
             let stderr = String::from_utf8_lossy(&output.stderr);
@@ -205,11 +218,19 @@ impl Live {
 
     /// Waits until `done` holds, at most [`SETTLE`]; the actors work on their own clock.
     pub fn wait_for(&self, what: &str, done: impl Fn(&Live) -> bool) {
+        assert!(self.wait_until(&done), "gave up waiting for {what}");
+    }
+
+    /// As [`Live::wait_for`], saying whether `done` came to hold.
+    pub fn wait_until(&self, done: impl Fn(&Live) -> bool) -> bool {
         let deadline = std::time::Instant::now() + SETTLE;
         while !done(self) {
-            assert!(std::time::Instant::now() < deadline, "gave up waiting for {what}");
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
+        true
     }
 
     /// Asserts that no backend volume was deleted (or otherwise changed).
