@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 use kube::Client;
 use pvwarden_testkit::actor::{self, Actors, Sidecar, Version};
 use pvwarden_testkit::server::{Config, Running, Server};
@@ -177,24 +177,6 @@ impl Live {
         let claims: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), namespace);
         let claim = self.runtime.block_on(claims.get_opt(name)).unwrap()?;
         claim.status.and_then(|s| s.phase)
-    }
-
-    /// Re-creates a claim as its user would: same name, a new uid.
-    pub fn recreate_claim(&self, namespace: &str, name: &str, volume: &str) {
-        let claims: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), namespace);
-        let claim: PersistentVolumeClaim = serde_json::from_value(json!({
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {
-                "accessModes": ["ReadWriteMany"],
-                "resources": {"requests": {"storage": "1Gi"}},
-                "storageClassName": "",
-                "volumeName": volume
-            }
-        }))
-        .unwrap();
-        self.runtime
-            .block_on(claims.create(&PostParams::default(), &claim))
-            .unwrap();
     }
 
     /// The backend inventory as the CSI driver actors keep it.

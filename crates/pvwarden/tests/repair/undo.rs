@@ -145,3 +145,29 @@ fn undo_recreates_a_deleted_pv_only_when_asked() {
     );
     live.assert_backend_kept("recreate");
 }
+
+#[test]
+fn prune_clears_a_released_static_pv_and_keeps_its_storage() {
+    let live = rook_share();
+    let copy = "media-broken-b";
+    let claims: kube::Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
+        kube::Api::namespaced(live.client.clone(), "broken-b");
+    live.runtime
+        .block_on(claims.delete("media", &Default::default()))
+        .unwrap();
+    live.wait_for("the copy to be Released", |live| {
+        live.pv(copy)
+            .is_some_and(|pv| pv["status"]["phase"] == "Released")
+    });
+
+    let (plan, report) = live.fix(&["prune", "--released-static"]);
+    let targets = plan["plan"]["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1, "{plan:#}");
+    assert_eq!(targets[0]["pv"], copy);
+    assert_eq!(report["state"], "done", "{report:#}");
+    assert!(live.pv(copy).is_none());
+    assert!(live
+        .pv("pvc-7c1d2a55-0b7e-4d0f-9a51-3f0e8b2c4d01")
+        .is_some());
+    live.assert_backend_kept("prune");
+}
