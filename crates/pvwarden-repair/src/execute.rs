@@ -99,16 +99,7 @@ pub async fn apply<J: Journal>(
             current,
         });
     }
-    let run = Run {
-        id: RunId::new(Timestamp::now()),
-        started: Timestamp::now(),
-        operator: operator.name.clone(),
-        context: operator.context.clone(),
-        command: operator.command.clone(),
-        digest: current,
-        plan: serde_json::to_value(plan).ok(),
-        state: RunState::Open,
-    };
+    let run = new_run(operator, current, serde_json::to_value(plan).ok());
     journal.begin(&run).await?;
     tracing::info!(run = %run.id, digest = %run.digest, changes = plan.changes(), "run started");
     let writer = Writer::new(client, journal, run.id.clone(), 0);
@@ -138,10 +129,7 @@ pub async fn resume<J: Journal>(
     id: &RunId,
     settings: &Settings,
 ) -> Result<Report, Error> {
-    let (run, entries) = journal
-        .run(id)
-        .await?
-        .ok_or_else(|| Error::UnknownRun(id.to_string()))?;
+    let (run, entries) = journaled_run(journal, id).await?;
     let plan = stored_plan(&run)?;
     let seq = entries.iter().map(|e| e.seq).max().unwrap_or(0);
     let mut writer = Writer::new(client, journal, run.id.clone(), seq);
@@ -156,6 +144,31 @@ pub async fn resume<J: Journal>(
     }
     .run(&plan)
     .await
+}
+
+/// A new open run of `operator`, starting now.
+pub(crate) fn new_run(operator: &Operator, digest: String, plan: Option<Value>) -> Run {
+    Run {
+        id: RunId::new(Timestamp::now()),
+        started: Timestamp::now(),
+        operator: operator.name.clone(),
+        context: operator.context.clone(),
+        command: operator.command.clone(),
+        digest,
+        plan,
+        state: RunState::Open,
+    }
+}
+
+/// Reads a run and its entries, or says that the journal has no such run.
+pub(crate) async fn journaled_run<J: Journal>(
+    journal: &J,
+    id: &RunId,
+) -> Result<(Run, Vec<pvwarden_journal::Entry>), Error> {
+    journal
+        .run(id)
+        .await?
+        .ok_or_else(|| Error::UnknownRun(id.to_string()))
 }
 
 /// Reads the plan a run stored in the journal.

@@ -10,7 +10,7 @@ use kube::api::Api;
 use kube::Client;
 use pvwarden_testkit::actor::{self, Actors, Sidecar, Version};
 use pvwarden_testkit::server::{Config, Running, Server};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// How long the actors get to finish what a repair let them do.
 pub const SETTLE: Duration = Duration::from_secs(30);

@@ -27,6 +27,20 @@ fn rook_share() -> Live {
     Live::start(&manifest, seed, &[])
 }
 
+/// Deletes the second namespace's claim, as its user would: the copy is then Released,
+/// and hangs.
+fn release_copy(live: &Live) {
+    let claims: kube::Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
+        kube::Api::namespaced(live.client.clone(), "broken-b");
+    live.runtime
+        .block_on(claims.delete("media", &Default::default()))
+        .unwrap();
+    live.wait_for("the copy to be Released", |live| {
+        live.pv("media-broken-b")
+            .is_some_and(|pv| pv["status"]["phase"] == "Released")
+    });
+}
+
 /// A PV as the user sees it: without what the server itself counts on every write.
 pub fn comparable(mut pv: Value) -> Value {
     if let Some(meta) = pv["metadata"].as_object_mut() {
@@ -42,16 +56,7 @@ fn rook_share_stuck_copy_goes_and_the_subvolume_stays() {
     let live = rook_share();
     let copy = "media-broken-b";
     let original = "pvc-7c1d2a55-0b7e-4d0f-9a51-3f0e8b2c4d01";
-    // The user deletes the second namespace's claim: its PV now hangs.
-    let claims: kube::Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
-        kube::Api::namespaced(live.client.clone(), "broken-b");
-    live.runtime
-        .block_on(claims.delete("media", &Default::default()))
-        .unwrap();
-    live.wait_for("the copy to be Released", |live| {
-        live.pv(copy)
-            .is_some_and(|pv| pv["status"]["phase"] == "Released")
-    });
+    release_copy(&live);
 
     let dry = live.pvwarden(&["fix", "--all-stuck"]);
     let text = String::from_utf8_lossy(&dry.stdout);
@@ -150,15 +155,7 @@ fn undo_recreates_a_deleted_pv_only_when_asked() {
 fn prune_clears_a_released_static_pv_and_keeps_its_storage() {
     let live = rook_share();
     let copy = "media-broken-b";
-    let claims: kube::Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
-        kube::Api::namespaced(live.client.clone(), "broken-b");
-    live.runtime
-        .block_on(claims.delete("media", &Default::default()))
-        .unwrap();
-    live.wait_for("the copy to be Released", |live| {
-        live.pv(copy)
-            .is_some_and(|pv| pv["status"]["phase"] == "Released")
-    });
+    release_copy(&live);
 
     let (plan, report) = live.fix(&["prune", "--released-static"]);
     let targets = plan["plan"]["targets"].as_array().unwrap();
