@@ -17,6 +17,8 @@ use pvwarden_journal::{Journal, ObjectRef, Run, RunId, RunState};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use pvwarden_domain::facts::PV_PROTECTION_FINALIZER;
+
 use crate::client::{backoff, Request, Sent, Writer};
 use crate::lease::{test_version, Lease, LEASE_ANNOTATION};
 use crate::plan::{Action, Expect, Plan, Target};
@@ -130,6 +132,12 @@ pub async fn resume<J: Journal>(
     settings: &Settings,
 ) -> Result<Report, Error> {
     let (run, entries) = journaled_run(journal, id).await?;
+    if matches!(run.state, RunState::Done | RunState::Undone) {
+        return Err(Error::NotResumable {
+            run: run.id.to_string(),
+            state: run.state.as_str(),
+        });
+    }
     let plan = stored_plan(&run)?;
     let seq = entries.iter().map(|e| e.seq).max().unwrap_or(0);
     let mut writer = Writer::new(client, journal, run.id.clone(), seq);
@@ -430,6 +438,13 @@ impl<J: Journal> Runner<'_, J> {
         self.patch_loop(&ObjectRef::pv(pv), None, |current| {
             let current =
                 current.ok_or_else(|| Outcome::Done("remove-finalizer: the PV is gone".into()))?;
+            // Whatever plan is given (it may come from a journal or a file), pv-protection
+            // is the claim's guard and is never removed by a repair.
+            if finalizer == PV_PROTECTION_FINALIZER {
+                return Err(Outcome::Failed(format!(
+                    "remove-finalizer: refused, {PV_PROTECTION_FINALIZER} is never removed"
+                )));
+            }
             let Some(index) = finalizers(current).iter().position(|f| f == finalizer) else {
                 return Err(Outcome::Done(format!(
                     "remove-finalizer: {finalizer} is no longer there"

@@ -377,3 +377,43 @@ fn a_finalizer_put_back_mid_run_is_removed_alone() {
     }
     live.assert_backend_kept("stale provisioner");
 }
+
+#[test]
+fn a_pv_leased_by_another_run_is_left_alone() {
+    let (manifest, seed, _, args) = case(LEGACY);
+    let live = Live::start(&manifest, seed, &args);
+    let plan = plan(&live, &["fix", LEGACY_PV]);
+
+    // Another run (or the controller) holds the PV for the next hour.
+    let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    let lease = json!({"run": "other-run", "holder": "someone", "expires": until}).to_string();
+    let patch = json!({"metadata": {"annotations": {"pvwarden.io/lease": lease}}});
+    live.runtime
+        .block_on(
+            live.pvs()
+                .patch(LEGACY_PV, &PatchParams::default(), &Patch::Merge(patch)),
+        )
+        .unwrap();
+    let before = comparable(live.pv(LEGACY_PV).unwrap());
+
+    let digest = plan.digest();
+    let (_, report) = live.json(&["fix", LEGACY_PV, "--apply", "--confirm", &digest]);
+    assert_eq!(report["state"], "failed", "{report:#}");
+    assert!(
+        report.to_string().contains("leased by run other-run"),
+        "{report:#}"
+    );
+    assert_eq!(comparable(live.pv(LEGACY_PV).unwrap()), before);
+
+    // A finished run cannot be resumed into doing its changes again.
+    let run = report["run"].as_str().unwrap();
+    // A failed run may be resumed; the lease still holds, so it fails again.
+    let output = live.pvwarden(&["fix", "--resume", run]);
+    assert_eq!(output.status.code(), Some(1));
+    let output = live.pvwarden(&["undo", run]);
+    assert_eq!(output.status.code(), Some(0));
+    let output = live.pvwarden(&["fix", "--resume", run]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nothing to resume"));
+    live.assert_backend_kept("lease");
+}
