@@ -239,7 +239,7 @@ pub fn plan(
         };
         let asked = named.contains(verdict.name.as_str());
         let outcome = match request.mode {
-            Mode::Fix if asked || (request.all_stuck && troubled(verdict)) => {
+            Mode::Fix if asked || (request.all_stuck && verdict.stuck) => {
                 fix_volume(inventory, pv, verdict, request, asked)
             }
             Mode::PruneReleasedStatic if asked || named.is_empty() => prune_volume(pv, verdict),

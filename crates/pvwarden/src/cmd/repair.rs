@@ -97,6 +97,17 @@ fn plan_now(args: &RepairArgs, request: &Request) -> anyhow::Result<Plan> {
     if let Some(error) = loaded.report.errors.first() {
         bail!("cannot plan from a cluster that was not read whole: {error}");
     }
+    // A kind left out (no permission) reads as unknown to the model, which is enough for
+    // an audit but not for a repair: a missing VolumeAttachment list, say, would make a
+    // finalizer look safe to remove.
+    let degraded = loaded.report.cluster.as_ref().map(|c| &c.degraded);
+    if let Some(missing) = degraded.filter(|d| !d.is_empty()) {
+        bail!(
+            "cannot plan a repair from a partial read (`pvwarden rbac` prints the role it \
+             needs); missing: {}",
+            missing.join("; ")
+        );
+    }
     let inventory = &loaded.inventory;
     let auditor = Auditor::new(inventory, loaded.assumptions, loaded.settings).with_story(false);
     let (volumes, claims) = plan::verdicts(&auditor, inventory);
