@@ -417,3 +417,47 @@ fn a_pv_leased_by_another_run_is_left_alone() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("nothing to resume"));
     live.assert_backend_kept("lease");
 }
+
+#[test]
+fn a_partial_read_plans_no_repair() {
+    use pvwarden_testkit::server::{Config, Rule, Server, TokenSpec};
+
+    let (manifest, _, _, _) = case(LEGACY);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    // A user who may read PVs and claims, but not VolumeAttachments or anything else.
+    let token = TokenSpec {
+        token: "pv-reader".into(),
+        user: "pv-reader".into(),
+        rules: vec![Rule {
+            verbs: vec!["get".into(), "list".into()],
+            api_groups: vec![String::new()],
+            resources: vec!["persistentvolumes".into(), "persistentvolumeclaims".into()],
+        }],
+    };
+    let config = Config {
+        load: vec![manifest],
+        tokens: vec![token],
+        ..Config::default()
+    };
+    let server = runtime.block_on(Server::start(config)).unwrap();
+    let kubeconfig = std::env::temp_dir().join(format!("pvwarden-partial-{}", std::process::id()));
+    let text = server.kubeconfig.replace(&server.admin_token, "pv-reader");
+    std::fs::write(&kubeconfig, text).unwrap();
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pvwarden"))
+        .args(["fix", "--all-stuck", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .env_remove("PVWARDEN_CONTEXT")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&kubeconfig);
+    runtime.block_on(server.shutdown());
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("partial read"), "{stderr}");
+    assert!(stderr.contains("volumeattachments"), "{stderr}");
+}
