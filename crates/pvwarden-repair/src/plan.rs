@@ -46,6 +46,9 @@ pub struct Request {
     pub orphan_backend: Vec<String>,
     /// Release VolumeAttachments whose node no longer exists.
     pub detach_stale: bool,
+    /// The Node list was read whole, so a node missing from the inventory is
+    /// gone (an inventory only shows that when it holds at least one Node).
+    pub nodes_listed: bool,
     /// Clear the stale claim uid of Released PVs so that a new claim binds.
     pub rebind: bool,
     /// At most this many changes; further targets wait for a later run.
@@ -328,9 +331,9 @@ fn step(action: Action, why: impl Into<String>) -> Step {
     }
 }
 
-/// The steps that make a PV go without its storage: `Retain`, then (unless a
-/// deletion is already under way) delete the object, then wait.
-fn retain_and_delete(pv: &PvFacts, delete: bool, steps: &mut Vec<Step>) {
+/// The steps that let a PV go without its storage: `Retain`, then, for a Released
+/// PV no one is deleting yet, the deletion of its object.
+fn retain_first(pv: &PvFacts, released: bool, steps: &mut Vec<Step>) {
     if pv.policy != ReclaimPolicy::Retain {
         steps.push(step(
             Action::SetRetain {
@@ -340,16 +343,10 @@ fn retain_and_delete(pv: &PvFacts, delete: bool, steps: &mut Vec<Step>) {
              own finalizer",
         ));
     }
-    if delete && pv.deletion.is_none() {
+    if released && pv.deletion.is_none() {
         steps.push(step(
             Action::DeletePv,
             "the PV is Released: its claim is gone, and Retain keeps its storage",
-        ));
-    }
-    if delete || pv.deletion.is_some() {
-        steps.push(step(
-            Action::AwaitGone,
-            "the owners of its finalizers let go of it",
         ));
     }
 }
@@ -411,7 +408,7 @@ fn fix_volume(
         }
         return Outcome::Fine;
     }
-    let holds_data = holds_data(verdict, &kinds);
+    let holds_data = holds_data(pv, verdict, &kinds);
     let orphan_allowed = request.orphan_backend.contains(&pv.name);
     if holds_data && !orphan_allowed {
         return Outcome::Refused(
@@ -445,47 +442,35 @@ fn fix_volume(
         );
     }
 
+    // Whatever else is done, a PV that goes goes with Retain, so that no delete call
+    // can reach its storage on the way: a repair never deletes storage.
     let mut steps = Vec::new();
-    let retain = kinds.contains(&&RemedyKind::SetRetain)
-        || kinds.contains(&&RemedyKind::DeletePv)
-        || (holds_data && orphan_allowed);
-    if retain {
-        retain_and_delete(pv, released, &mut steps);
-    }
+    retain_first(pv, released, &mut steps);
+    let mut surgery = Vec::new();
     for kind in &kinds {
         match kind {
             RemedyKind::ReleaseAttachment { name, node } => {
                 if let Some(refusal) = stale_attachment(inventory, name, node, request) {
                     return refusal;
                 }
-                steps.push(step(
+                surgery.push(step(
                     Action::ReleaseAttachment {
                         name: name.clone(),
                         node: node.clone(),
                     },
                     format!("node {node} no longer exists, so nothing is attached there"),
                 ));
-                steps.push(step(Action::AwaitGone, "the attacher lets go of the PV"));
             }
-            RemedyKind::RemoveFinalizer { finalizer } => {
-                if !steps.iter().any(|s| s.action == Action::AwaitGone) {
-                    steps.push(step(
-                        Action::AwaitGone,
-                        "the finalizer's owner may still let go by itself",
-                    ));
-                }
-                steps.push(step(
-                    Action::RemoveFinalizer {
-                        finalizer: finalizer.clone(),
-                    },
-                    "no delete call can reach the storage, so no storage can be lost by it",
-                ));
-                steps.push(step(Action::AwaitGone, "nothing else holds the PV"));
-            }
+            RemedyKind::RemoveFinalizer { finalizer } => surgery.push(step(
+                Action::RemoveFinalizer {
+                    finalizer: finalizer.clone(),
+                },
+                "no delete call can reach the storage, so no storage can be lost by it",
+            )),
             _ => {}
         }
     }
-    if steps.is_empty() {
+    if steps.is_empty() && surgery.is_empty() {
         return Outcome::Refused(
             format!(
                 "no safe repair is known: {}",
@@ -497,27 +482,38 @@ fn fix_volume(
             format!("see `pvwarden explain {}`", pv.name),
         );
     }
+    // The owners of the finalizers get the first chance to let go by themselves.
+    if surgery
+        .iter()
+        .any(|s| matches!(s.action, Action::RemoveFinalizer { .. }))
+    {
+        steps.push(step(
+            Action::AwaitGone,
+            "the owners of its finalizers let go of it by themselves",
+        ));
+    }
+    steps.extend(surgery);
+    steps.push(step(Action::AwaitGone, "nothing holds the PV any more"));
     let orphans = (holds_data && orphan_allowed)
         .then(|| pv.csi().map(|c| c.handle.clone()))
         .flatten();
     target(steps, orphans)
 }
 
-/// Whether the PV may still have storage with data that a repair would leave
-/// without a PV: it is not static, the storage is not known to be gone, and a
-/// finalizer removal is not among the remedies (which the model offers only
-/// when no delete call can reach the storage).
-fn holds_data(verdict: &VolumeVerdict, kinds: &[&RemedyKind]) -> bool {
+/// Whether letting the PV go would leave storage with data behind, storage its
+/// `Delete` policy says should go with it: the PV is dynamic (or unknown), and the
+/// model does not know the storage to be gone or out of reach of any delete call
+/// (it offers the provisioner's finalizer removal only then).
+fn holds_data(pv: &PvFacts, verdict: &VolumeVerdict, kinds: &[&RemedyKind]) -> bool {
     let storage_safe = !matches!(verdict.backend, Backend::Present)
         || kinds.iter().any(|k| match k {
             RemedyKind::RemoveFinalizer { finalizer } => finalizer == PROVISIONER_FINALIZER,
             RemedyKind::DeletePv => true,
             _ => false,
         });
-    let through_storage = kinds
-        .iter()
-        .any(|k| matches!(k, RemedyKind::SetRetain | RemedyKind::FixDeleteFailure));
-    verdict.provisioning != Provisioning::Static && !storage_safe && through_storage
+    pv.policy == ReclaimPolicy::Delete
+        && verdict.provisioning != Provisioning::Static
+        && !storage_safe
 }
 
 /// `pv-protection` holding a PV whose claim is still bound is never removed.
@@ -554,7 +550,7 @@ fn stale_attachment(
     node: &str,
     request: &Request,
 ) -> Option<Outcome> {
-    let nodes_known = inventory.saw_kind("Node");
+    let nodes_known = request.nodes_listed || inventory.saw_kind("Node");
     let node_gone = nodes_known && !inventory.has_node(node);
     if request.detach_stale && node_gone {
         return None;
@@ -648,7 +644,8 @@ fn prune_volume(pv: &PvFacts, verdict: &VolumeVerdict) -> Outcome {
         );
     }
     let mut steps = Vec::new();
-    retain_and_delete(pv, true, &mut steps);
+    retain_first(pv, true, &mut steps);
+    steps.push(step(Action::AwaitGone, "nothing holds the PV any more"));
     Outcome::Target(Target {
         pv: pv.name.clone(),
         expect: Expect::of(pv),

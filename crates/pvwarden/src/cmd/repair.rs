@@ -35,6 +35,8 @@ pub fn fix(args: &FixArgs) -> anyhow::Result<ExitCode> {
         all_stuck: args.all_stuck,
         orphan_backend: args.orphan_backend.clone(),
         detach_stale: args.detach_stale,
+        // A partial read stops planning, so the Node list is always whole.
+        nodes_listed: true,
         rebind: args.rebind,
         max_changes: args.repair.max_changes,
     };

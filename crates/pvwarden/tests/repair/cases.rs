@@ -14,9 +14,16 @@ fn check_case(name: &str) -> (Live, Value) {
 /// As [`check_case`], with sidecars stopped: the cases whose verdict assumes one is not
 /// running (the actors' own tests show that a running one moves the PV on by itself).
 fn check_case_without(name: &str, stopped: &[Sidecar]) -> (Live, Value) {
+    check_case_with(name, stopped, &[])
+}
+
+/// As [`check_case_without`], with more flags for `fix`.
+fn check_case_with(name: &str, stopped: &[Sidecar], flags: &[&str]) -> (Live, Value) {
     let (manifest, seed, expect, args) = case(name);
     let live = Live::start_without(&manifest, seed, &args, stopped);
-    let (plan, report) = live.fix(&["fix", "--all-stuck", "--rebind"]);
+    let mut fix = vec!["fix", "--all-stuck", "--rebind"];
+    fix.extend(flags);
+    let (plan, report) = live.fix(&fix);
     let plan = &plan["plan"];
 
     // Everything the model calls stuck is either planned or refused, with a reason.
@@ -110,8 +117,39 @@ fn case_07_claim_held_by_a_pod_is_refused() {
 }
 
 #[test]
-fn case_09_attacher_finalizer_of_a_released_pv() {
-    check_case("09-vsphere-released-attacher-finalizer-cns-gone");
+fn case_09_attachment_of_a_gone_node_is_refused_without_detach_stale() {
+    let name = "09-vsphere-released-attacher-finalizer-cns-gone";
+    let pv = "pvc-d8a8f33c-ebc6-413b-bfe2-8872c4461a0c";
+    // The storage (an untagged disk) still exists: first of all, it is not to be orphaned.
+    let (_, plan) = check_case(name);
+    assert!(refused(&plan, pv)["manual"]
+        .as_str()
+        .unwrap()
+        .contains("--orphan-backend"));
+    // Allowed to orphan it, the attachment of the gone node still needs --detach-stale.
+    let (_, plan) = check_case_with(name, &[], &["--orphan-backend", pv]);
+    let refusal = refused(&plan, pv);
+    assert!(
+        refusal["manual"]
+            .as_str()
+            .unwrap()
+            .contains("--detach-stale"),
+        "{refusal:#}"
+    );
+}
+
+#[test]
+fn case_09_detach_stale_releases_the_attachment_of_a_gone_node() {
+    let name = "09-vsphere-released-attacher-finalizer-cns-gone";
+    let pv = "pvc-d8a8f33c-ebc6-413b-bfe2-8872c4461a0c";
+    let (live, plan) = check_case_with(name, &[], &["--detach-stale", "--orphan-backend", pv]);
+    let steps = plan["targets"][0]["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["action"], "set-retain", "{plan:#}");
+    assert!(live.pv(pv).is_none());
+    assert!(
+        steps.iter().any(|s| s["action"] == "release-attachment"),
+        "{plan:#}"
+    );
 }
 
 #[test]
@@ -124,9 +162,21 @@ fn case_11_backend_already_deleted() {
 }
 
 #[test]
-fn case_13_terminating_pv_with_attacher_finalizer() {
+fn case_13_attacher_finalizer_of_a_dynamic_pv_needs_orphan_backend() {
     let attacher = Sidecar::Attacher("io.rancher.longhorn".into());
-    check_case_without("13-longhorn-pv-terminating-attacher-finalizer", &[attacher]);
+    let name = "13-longhorn-pv-terminating-attacher-finalizer";
+    let pv = "pvc-a2242020-8cf6-4e10-9203-8016bd429588";
+    let (_, plan) = check_case_without(name, &[attacher.clone()]);
+    refused(&plan, pv);
+
+    let (live, plan) = check_case_with(name, &[attacher], &["--orphan-backend", pv]);
+    let steps = plan["targets"][0]["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["action"], "set-retain", "{plan:#}");
+    assert!(
+        steps.iter().any(|s| s["action"] == "remove-finalizer"),
+        "{plan:#}"
+    );
+    assert!(live.pv(pv).is_none());
 }
 
 #[test]
