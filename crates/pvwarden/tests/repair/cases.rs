@@ -166,7 +166,7 @@ fn case_13_attacher_finalizer_of_a_dynamic_pv_needs_orphan_backend() {
     let attacher = Sidecar::Attacher("io.rancher.longhorn".into());
     let name = "13-longhorn-pv-terminating-attacher-finalizer";
     let pv = "pvc-a2242020-8cf6-4e10-9203-8016bd429588";
-    let (_, plan) = check_case_without(name, &[attacher.clone()]);
+    let (_, plan) = check_case_without(name, std::slice::from_ref(&attacher));
     refused(&plan, pv);
 
     let (live, plan) = check_case_with(name, &[attacher], &["--orphan-backend", pv]);
