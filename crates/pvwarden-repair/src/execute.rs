@@ -16,6 +16,7 @@ use kube::Client;
 use pvwarden_journal::{Journal, ObjectRef, Run, RunId, RunState};
 use serde::Serialize;
 use serde_json::{json, Value};
+use tracing::Instrument;
 
 use pvwarden_domain::facts::PV_PROTECTION_FINALIZER;
 
@@ -210,7 +211,10 @@ impl<J: Journal> Runner<'_, J> {
         let mut targets = Vec::new();
         let mut failed = false;
         for target in &plan.targets {
-            let report = self.target(target).await?;
+            let span = tracing::info_span!("repair", run = %self.writer.run, name = %target.pv);
+            let report = self.target(target).instrument(span).await?;
+            tracing::debug!(run = %self.writer.run, name = %target.pv, ok = report.ok,
+                "target finished");
             failed = !report.ok;
             targets.push(report);
             if failed {

@@ -461,3 +461,64 @@ fn a_partial_read_plans_no_repair() {
     assert!(stderr.contains("partial read"), "{stderr}");
     assert!(stderr.contains("volumeattachments"), "{stderr}");
 }
+
+#[test]
+fn the_in_cluster_journal_serves_apply_and_undo() {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::api::PostParams;
+    use pvwarden_journal::ConfigMapJournal;
+
+    let manifest = crate::common::testdata().join("../examples/rook-cephfs-share/broken.yaml");
+    let live = Live::start(&manifest, json!({"volumes": [], "pools": []}), &[]);
+    let copy = "media-broken-b";
+    let before = comparable(live.pv(copy).unwrap());
+    let plan = plan(&live, &["fix", copy]);
+
+    let namespace: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "pvwarden"}})).unwrap();
+    let namespaces: kube::Api<Namespace> = kube::Api::all(live.client.clone());
+    live.runtime
+        .block_on(namespaces.create(&PostParams::default(), &namespace))
+        .unwrap();
+    let journal = ConfigMapJournal::new(live.client.clone(), "pvwarden");
+    let report = live
+        .runtime
+        .block_on(pvwarden_repair::apply(
+            &live.client,
+            &journal,
+            &plan,
+            &plan.digest(),
+            &operator(),
+            &quick(),
+        ))
+        .unwrap();
+    assert_eq!(report.state, RunState::Done, "{report:?}");
+    assert_eq!(
+        live.pv(copy).unwrap()["spec"]["persistentVolumeReclaimPolicy"],
+        "Retain"
+    );
+
+    let undone = live
+        .runtime
+        .block_on(pvwarden_repair::undo(
+            &live.client,
+            &journal,
+            &report.run,
+            pvwarden_repair::UndoOptions::default(),
+            &operator(),
+            &quick(),
+        ))
+        .unwrap();
+    assert_eq!(undone.state, RunState::Done, "{undone:?}");
+    live.wait_until(|live| comparable(live.pv(copy).unwrap()) == before);
+    assert_eq!(comparable(live.pv(copy).unwrap()), before);
+    let (run, entries) = live
+        .runtime
+        .block_on(journal.run(&report.run))
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.state, RunState::Undone);
+    assert!(entries
+        .iter()
+        .any(|e| e.action == "set-retain" && e.state == EntryState::Undone));
+}
