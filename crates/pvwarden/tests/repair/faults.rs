@@ -120,6 +120,23 @@ fn plan(live: &Live, args: &[&str]) -> Plan {
     serde_json::from_value(doc["plan"].clone()).unwrap()
 }
 
+/// Applies `plan` in-process, confirmed with its own digest.
+fn apply<J: Journal>(
+    live: &Live,
+    journal: &J,
+    plan: &Plan,
+    settings: &Settings,
+) -> Result<pvwarden_repair::Report, pvwarden_repair::Error> {
+    live.runtime.block_on(pvwarden_repair::apply(
+        &live.client,
+        journal,
+        plan,
+        &plan.digest(),
+        &operator(),
+        settings,
+    ))
+}
+
 /// Applies `plan` in-process, with a kill at entry `at`; returns the run id.
 fn killed_run(live: &Live, plan: &Plan, at: u32, kill: Kill) -> RunId {
     let journal = Killed {
@@ -128,14 +145,7 @@ fn killed_run(live: &Live, plan: &Plan, at: u32, kill: Kill) -> RunId {
         kill,
         dead: AtomicU32::new(0),
     };
-    let result = live.runtime.block_on(pvwarden_repair::apply(
-        &live.client,
-        &journal,
-        plan,
-        &plan.digest(),
-        &operator(),
-        &quick(),
-    ));
+    let result = apply(live, &journal, plan, &quick());
     assert!(
         matches!(result, Err(pvwarden_repair::Error::Journal(_))),
         "{result:?}"
@@ -247,16 +257,6 @@ fn conflicts_are_retried_and_never_force_a_change() {
     let before = comparable(live.pv(LEGACY_PV).unwrap());
     let plan = plan(&live, &["fix", LEGACY_PV]);
     let journal = SqliteJournal::open(&live.journal).unwrap();
-    let apply = |settings: &Settings| {
-        live.runtime.block_on(pvwarden_repair::apply(
-            &live.client,
-            &journal,
-            &plan,
-            &plan.digest(),
-            &operator(),
-            settings,
-        ))
-    };
 
     // Every write conflicts: the run gives up and the PV is exactly as it was.
     let faults = |rate: f64| json!({"conflict_rate": rate, "paths": ["persistentvolumes"]});
@@ -265,7 +265,7 @@ fn conflicts_are_retried_and_never_force_a_change() {
         attempts: 3,
         ..quick()
     };
-    let report = apply(&settings).unwrap();
+    let report = apply(&live, &journal, &plan, &settings).unwrap();
     assert_eq!(report.state, RunState::Failed);
     assert!(
         report.targets[0]
@@ -278,7 +278,7 @@ fn conflicts_are_retried_and_never_force_a_change() {
 
     // Half of them conflict: each write is read and tried again until it goes through.
     live.put("/pvwarden-test/faults", &faults(0.5));
-    let report = apply(&quick()).unwrap();
+    let report = apply(&live, &journal, &plan, &quick()).unwrap();
     live.put("/pvwarden-test/faults", &json!({}));
     assert_eq!(report.state, RunState::Done, "{report:?}");
     assert!(live.pv(LEGACY_PV).is_none());
@@ -294,17 +294,7 @@ fn server_errors_and_latency_are_retried() {
     let faults = json!({"error_rate": 0.3, "error_status": 503, "latency_ms": 20,
         "paths": ["persistentvolumes"]});
     live.put("/pvwarden-test/faults", &faults);
-    let report = live
-        .runtime
-        .block_on(pvwarden_repair::apply(
-            &live.client,
-            &journal,
-            &plan,
-            &plan.digest(),
-            &operator(),
-            &quick(),
-        ))
-        .unwrap();
+    let report = apply(&live, &journal, &plan, &quick()).unwrap();
     live.put("/pvwarden-test/faults", &json!({}));
     assert_eq!(report.state, RunState::Done, "{report:?}");
     live.wait_for("the PV to go", |live| live.pv(LEGACY_PV).is_none());
@@ -345,14 +335,7 @@ fn a_finalizer_put_back_mid_run_is_removed_alone() {
         timeout: Duration::from_secs(2),
         ..quick()
     };
-    let report = live.runtime.block_on(pvwarden_repair::apply(
-        &live.client,
-        &journal,
-        &plan,
-        &plan.digest(),
-        &operator(),
-        &settings,
-    ));
+    let report = apply(&live, &journal, &plan, &settings);
     stale.abort();
     let report = report.unwrap();
     assert_eq!(report.state, RunState::Done, "{report:?}");
@@ -481,17 +464,7 @@ fn the_in_cluster_journal_serves_apply_and_undo() {
         .block_on(namespaces.create(&PostParams::default(), &namespace))
         .unwrap();
     let journal = ConfigMapJournal::new(live.client.clone(), "pvwarden");
-    let report = live
-        .runtime
-        .block_on(pvwarden_repair::apply(
-            &live.client,
-            &journal,
-            &plan,
-            &plan.digest(),
-            &operator(),
-            &quick(),
-        ))
-        .unwrap();
+    let report = apply(&live, &journal, &plan, &quick()).unwrap();
     assert_eq!(report.state, RunState::Done, "{report:?}");
     assert_eq!(
         live.pv(copy).unwrap()["spec"]["persistentVolumeReclaimPolicy"],
