@@ -278,7 +278,7 @@ pub fn plan(
             Outcome::Target(target) if target.changes() > budget => plan.deferred.push(subject),
             Outcome::Target(target) => {
                 budget -= target.changes();
-                merge_target(&mut plan.targets, target);
+                merge_target(&mut plan.targets, *target);
             }
             Outcome::Refused(reason, manual) => plan.refused.push(Refusal {
                 subject,
@@ -315,7 +315,7 @@ fn name_is_known(inventory: &Inventory, name: &str) -> bool {
 }
 
 enum Outcome {
-    Target(Target),
+    Target(Box<Target>),
     Refused(String, String),
     Fine,
 }
@@ -360,144 +360,147 @@ fn fix_volume(
 ) -> Outcome {
     let kinds: Vec<&RemedyKind> = verdict.remedies.iter().map(|r| &r.kind).collect();
     let target = |steps: Vec<Step>, orphans: Option<String>| {
-        Outcome::Target(Target {
+        Outcome::Target(Box::new(Target {
             pv: pv.name.clone(),
             expect: Expect::of(pv),
             steps,
             orphans,
-        })
+        }))
     };
     if !troubled(verdict) {
-        if asked && kinds.contains(&&RemedyKind::RetainBeforeDeletion) {
-            let mut steps = Vec::new();
-            if pv.policy != ReclaimPolicy::Retain {
-                steps.push(step(
-                    Action::SetRetain {
-                        from: pv.policy.as_str().to_owned(),
-                    },
-                    "deleting its claim would destroy storage others rely on",
-                ));
-            }
-            return target(steps, None);
-        }
-        return Outcome::Fine;
+        let endangered = asked && kinds.contains(&&RemedyKind::RetainBeforeDeletion);
+        return match retain_only(
+            pv,
+            "deleting its claim would destroy storage others rely on",
+        ) {
+            Some(steps) if endangered => target(steps, None),
+            _ => Outcome::Fine,
+        };
     }
-
     if let Some(refusal) = protected(inventory, pv, verdict) {
         return refusal;
     }
+
     let released = pv.phase == Some(Phase::Released) || pv.phase == Some(Phase::Failed);
     if pv.deletion.is_none() && !released {
         // Nothing is deleting the PV yet; only its next deletion would hang. Retain is
         // enough: the PV stays, and no deletion can reach its storage any more.
-        let retain = kinds.iter().any(|k| {
-            matches!(
-                k,
-                RemedyKind::SetRetain
-                    | RemedyKind::RetainBeforeDeletion
-                    | RemedyKind::FixDeleteFailure
-            )
-        });
-        if retain && pv.policy == ReclaimPolicy::Delete {
-            let why = "its next deletion would hang or leave storage behind; with Retain it \
-                       cannot reach the storage";
-            let set = Action::SetRetain {
-                from: pv.policy.as_str().to_owned(),
-            };
-            return target(vec![step(set, why)], None);
-        }
-        return Outcome::Fine;
+        let why = "its next deletion would hang or leave storage behind; with Retain it \
+                   cannot reach the storage";
+        return retain_only(pv, why).map_or(Outcome::Fine, |steps| target(steps, None));
     }
+
     let holds_data = holds_data(pv, verdict, &kinds);
     let orphan_allowed = request.orphan_backend.contains(&pv.name);
     if holds_data && !orphan_allowed {
-        return Outcome::Refused(
-            format!(
-                "dynamic PV whose storage may still hold data ({}): repairing it would leave \
-                 that storage without a PV",
-                verdict
-                    .stuck_reason
-                    .as_deref()
-                    .unwrap_or(&verdict.on_delete_reason)
-            ),
-            verdict
-                .remedies
-                .iter()
-                .find(|r| r.kind == RemedyKind::FixDeleteFailure)
-                .map_or_else(
-                    || {
-                        format!(
-                            "rerun with --orphan-backend {} to keep the storage",
-                            pv.name
-                        )
-                    },
-                    |r| {
-                        format!(
-                            "{}; or rerun with --orphan-backend {} to keep the storage and \
-                             journal its id",
-                            r.action, pv.name
-                        )
-                    },
-                ),
-        );
+        return orphan_refusal(pv, verdict);
     }
-
-    // Whatever else is done, a PV that goes goes with Retain, so that no delete call
-    // can reach its storage on the way: a repair never deletes storage.
-    let mut steps = Vec::new();
-    retain_first(pv, released, &mut steps);
-    let mut surgery = Vec::new();
-    for kind in &kinds {
-        match kind {
-            RemedyKind::ReleaseAttachment { name, node } => {
-                if let Some(refusal) = stale_attachment(inventory, name, node, request) {
-                    return refusal;
-                }
-                surgery.push(step(
-                    Action::ReleaseAttachment {
-                        name: name.clone(),
-                        node: node.clone(),
-                    },
-                    format!("node {node} no longer exists, so nothing is attached there"),
-                ));
-            }
-            RemedyKind::RemoveFinalizer { finalizer } => surgery.push(step(
-                Action::RemoveFinalizer {
-                    finalizer: finalizer.clone(),
-                },
-                "no delete call can reach the storage, so no storage can be lost by it",
-            )),
-            _ => {}
-        }
-    }
-    if steps.is_empty() && surgery.is_empty() {
+    let steps = match going_steps(inventory, pv, &kinds, released, request) {
+        Ok(steps) => steps,
+        Err(refusal) => return refusal,
+    };
+    if steps.is_empty() {
+        let reason = verdict.stuck_reason.as_deref();
         return Outcome::Refused(
             format!(
                 "no safe repair is known: {}",
-                verdict
-                    .stuck_reason
-                    .as_deref()
-                    .unwrap_or(&verdict.on_delete_reason)
+                reason.unwrap_or(&verdict.on_delete_reason)
             ),
             format!("see `pvwarden explain {}`", pv.name),
         );
     }
-    // The owners of the finalizers get the first chance to let go by themselves.
-    if surgery
-        .iter()
-        .any(|s| matches!(s.action, Action::RemoveFinalizer { .. }))
-    {
-        steps.push(step(
-            Action::AwaitGone,
-            "the owners of its finalizers let go of it by themselves",
-        ));
-    }
-    steps.extend(surgery);
-    steps.push(step(Action::AwaitGone, "nothing holds the PV any more"));
     let orphans = (holds_data && orphan_allowed)
         .then(|| pv.csi().map(|c| c.handle.clone()))
         .flatten();
     target(steps, orphans)
+}
+
+/// `Retain` alone, for a PV that stays; `None` when it is already `Retain`.
+fn retain_only(pv: &PvFacts, why: &str) -> Option<Vec<Step>> {
+    (pv.policy == ReclaimPolicy::Delete).then(|| {
+        let set = Action::SetRetain {
+            from: pv.policy.as_str().to_owned(),
+        };
+        vec![step(set, why)]
+    })
+}
+
+fn orphan_refusal(pv: &PvFacts, verdict: &VolumeVerdict) -> Outcome {
+    let reason = verdict.stuck_reason.as_deref();
+    let fix_first = verdict
+        .remedies
+        .iter()
+        .find(|r| r.kind == RemedyKind::FixDeleteFailure);
+    let manual = match fix_first {
+        Some(remedy) => format!(
+            "{}; or rerun with --orphan-backend {} to keep the storage and journal its id",
+            remedy.action, pv.name
+        ),
+        None => format!(
+            "rerun with --orphan-backend {} to keep the storage",
+            pv.name
+        ),
+    };
+    Outcome::Refused(
+        format!(
+            "dynamic PV whose storage may still hold data ({}): repairing it would leave that \
+             storage without a PV",
+            reason.unwrap_or(&verdict.on_delete_reason)
+        ),
+        manual,
+    )
+}
+
+/// The steps that let a PV go: `Retain` (whatever else is done, a PV goes with
+/// `Retain`, so no delete call can reach its storage on the way), the deletion of a
+/// Released PV's object, then the finalizer surgery the model allows, each after
+/// its owner had the chance to let go by itself. Empty when nothing would help.
+fn going_steps(
+    inventory: &Inventory,
+    pv: &PvFacts,
+    kinds: &[&RemedyKind],
+    released: bool,
+    request: &Request,
+) -> Result<Vec<Step>, Outcome> {
+    let mut steps = Vec::new();
+    retain_first(pv, released, &mut steps);
+    let mut surgery = Vec::new();
+    for kind in kinds {
+        match kind {
+            RemedyKind::ReleaseAttachment { name, node } => {
+                if let Some(refusal) = stale_attachment(inventory, name, node, request) {
+                    return Err(refusal);
+                }
+                let release = Action::ReleaseAttachment {
+                    name: name.clone(),
+                    node: node.clone(),
+                };
+                let why = format!("node {node} no longer exists, so nothing is attached there");
+                surgery.push(step(release, why));
+            }
+            RemedyKind::RemoveFinalizer { finalizer } => {
+                let remove = Action::RemoveFinalizer {
+                    finalizer: finalizer.clone(),
+                };
+                let why = "no delete call can reach the storage, so no storage can be lost by it";
+                surgery.push(step(remove, why));
+            }
+            _ => {}
+        }
+    }
+    if steps.is_empty() && surgery.is_empty() {
+        return Ok(steps);
+    }
+    let removes = surgery
+        .iter()
+        .any(|s| matches!(s.action, Action::RemoveFinalizer { .. }));
+    if removes {
+        let why = "the owners of its finalizers let go of it by themselves";
+        steps.push(step(Action::AwaitGone, why));
+    }
+    steps.extend(surgery);
+    steps.push(step(Action::AwaitGone, "nothing holds the PV any more"));
+    Ok(steps)
 }
 
 /// Whether letting the PV go would leave storage with data behind, storage its
@@ -602,7 +605,7 @@ fn fix_claim(inventory: &Inventory, verdict: &ClaimVerdict, request: &Request) -
                     .into(),
             );
         }
-        return Outcome::Target(Target {
+        return Outcome::Target(Box::new(Target {
             pv: pv.name.clone(),
             expect: Expect::of(pv),
             steps: vec![step(
@@ -613,7 +616,7 @@ fn fix_claim(inventory: &Inventory, verdict: &ClaimVerdict, request: &Request) -
                 ),
             )],
             orphans: None,
-        });
+        }));
     }
     if !verdict.stuck {
         return Outcome::Fine;
@@ -646,12 +649,12 @@ fn prune_volume(pv: &PvFacts, verdict: &VolumeVerdict) -> Outcome {
     let mut steps = Vec::new();
     retain_first(pv, true, &mut steps);
     steps.push(step(Action::AwaitGone, "nothing holds the PV any more"));
-    Outcome::Target(Target {
+    Outcome::Target(Box::new(Target {
         pv: pv.name.clone(),
         expect: Expect::of(pv),
         steps,
         orphans: None,
-    })
+    }))
 }
 
 /// The verdicts a plan is made from: every PV's, then every claim's.
