@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use pvwarden_domain::audit::Auditor;
-use pvwarden_journal::{Journal, RunId, SqliteJournal};
+use pvwarden_journal::{Entry, Journal, Run, RunId, SqliteJournal};
 use pvwarden_kube::Cluster;
 use pvwarden_repair::plan::{self, Mode, Plan, Request};
 use pvwarden_repair::{Operator, Report, Settings, UndoOptions, UndoReport};
@@ -255,23 +255,8 @@ pub fn journal(args: &JournalArgs) -> anyhow::Result<ExitCode> {
             if args.output == RepairFormat::Json {
                 serde_json::to_writer_pretty(&mut out, &runs)?;
                 writeln!(out)?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            writeln!(
-                out,
-                "{:<21} {:<7} {:<12} {:<20} COMMAND",
-                "RUN", "STATE", "DIGEST", "OPERATOR"
-            )?;
-            for run in runs {
-                writeln!(
-                    out,
-                    "{:<21} {:<7} {:<12} {:<20} {}",
-                    run.id,
-                    run.state.as_str(),
-                    run.digest,
-                    run.operator,
-                    run.command
-                )?;
+            } else {
+                write_runs(&mut out, &runs)?;
             }
         }
         JournalCommand::Show { run } => {
@@ -282,37 +267,61 @@ pub fn journal(args: &JournalArgs) -> anyhow::Result<ExitCode> {
             if args.output == RepairFormat::Json {
                 serde_json::to_writer_pretty(&mut out, &json!({"run": run, "entries": entries}))?;
                 writeln!(out)?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            writeln!(out, "Run {} ({})", run.id, run.state.as_str())?;
-            writeln!(out, "  started:  {}", run.started)?;
-            writeln!(
-                out,
-                "  operator: {} (context {})",
-                run.operator, run.context
-            )?;
-            writeln!(out, "  command:  {}", run.command)?;
-            writeln!(out, "  digest:   {}", run.digest)?;
-            for entry in entries {
-                writeln!(
-                    out,
-                    "  {:>3}. {:<8} {:<18} {} (resourceVersion {})",
-                    entry.seq,
-                    entry.state.as_str(),
-                    entry.action,
-                    entry.target,
-                    entry.resource_version.as_deref().unwrap_or("-")
-                )?;
-                if let Some(id) = &entry.backend_id {
-                    writeln!(out, "       storage left without a PV: {id}")?;
-                }
-                if let Some(error) = &entry.error {
-                    writeln!(out, "       error: {error}")?;
-                }
+            } else {
+                write_run(&mut out, &run, &entries)?;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn write_runs(out: &mut impl Write, runs: &[Run]) -> std::io::Result<()> {
+    let header = ("RUN", "STATE", "DIGEST", "OPERATOR");
+    writeln!(
+        out,
+        "{:<21} {:<7} {:<12} {:<20} COMMAND",
+        header.0, header.1, header.2, header.3
+    )?;
+    for run in runs {
+        let state = run.state.as_str();
+        let (id, digest, operator) = (&run.id, &run.digest, &run.operator);
+        writeln!(
+            out,
+            "{id:<21} {state:<7} {digest:<12} {operator:<20} {}",
+            run.command
+        )?;
+    }
+    Ok(())
+}
+
+fn write_run(out: &mut impl Write, run: &Run, entries: &[Entry]) -> std::io::Result<()> {
+    writeln!(out, "Run {} ({})", run.id, run.state.as_str())?;
+    writeln!(out, "  started:  {}", run.started)?;
+    writeln!(
+        out,
+        "  operator: {} (context {})",
+        run.operator, run.context
+    )?;
+    writeln!(out, "  command:  {}", run.command)?;
+    writeln!(out, "  digest:   {}", run.digest)?;
+    for entry in entries {
+        let version = entry.resource_version.as_deref().unwrap_or("-");
+        writeln!(
+            out,
+            "  {:>3}. {:<8} {:<18} {} (resourceVersion {version})",
+            entry.seq,
+            entry.state.as_str(),
+            entry.action,
+            entry.target
+        )?;
+        if let Some(id) = &entry.backend_id {
+            writeln!(out, "       storage left without a PV: {id}")?;
+        }
+        if let Some(error) = &entry.error {
+            writeln!(out, "       error: {error}")?;
+        }
+    }
+    Ok(())
 }
 
 /// `pvwarden undo RUN`.
