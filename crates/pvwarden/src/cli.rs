@@ -6,6 +6,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use pvwarden_domain::rule::Severity;
 use pvwarden_domain::version::Version;
 
+mod repair;
+pub use self::repair::*;
+
 /// Predicts what deleting each Kubernetes volume will do, explains stuck ones,
 /// and says how to get out safely.
 #[derive(Debug, Parser)]
@@ -32,6 +35,14 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Lists the rules with their ids, severities and summaries.
     Rules,
+    /// Plans the safe repair of stuck PVs and claims; `--apply --confirm DIGEST` carries it out.
+    Fix(FixArgs),
+    /// Deletes Released static PV objects, never their storage (`--released-static`).
+    Prune(PruneArgs),
+    /// Lists repair runs, or shows one.
+    Journal(JournalArgs),
+    /// Takes back what a repair run changed.
+    Undo(UndoArgs),
 }
 
 /// Where the objects come from, and the assumptions about the cluster's software.

@@ -9,6 +9,7 @@ pub use self::audit as audit_summary;
 mod decode;
 mod explain;
 mod rbac;
+mod repair;
 mod snapshot;
 
 /// Runs one subcommand.
@@ -19,6 +20,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Decode(args) => decode::run(&args),
         Command::Snapshot(args) => snapshot::run(&args),
         Command::Rbac(args) => rbac::run(&args),
+        Command::Fix(args) => repair::fix(&args),
+        Command::Prune(args) => repair::prune(&args),
+        Command::Journal(args) => repair::journal(&args),
+        Command::Undo(args) => repair::undo(&args),
         Command::Rules => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
