@@ -218,7 +218,7 @@ impl Expect {
             policy: pv.policy.as_str().to_owned(),
             finalizers: pv.finalizers.iter().map(|f| f.to_string()).collect(),
             terminating: pv.deletion.is_some(),
-            claim_uid: pv.claim_ref.as_ref().and_then(|r| r.uid.clone()),
+            claim_uid: pv.claim_ref.as_ref().and_then(|r| r.uid.as_ref()).map(ToString::to_string),
         }
     }
 }
@@ -591,7 +591,8 @@ fn fix_claim(inventory: &Inventory, verdict: &ClaimVerdict, request: &Request) -
         let uid = pv
             .claim_ref
             .as_ref()
-            .and_then(|r| r.uid.clone())
+            .and_then(|r| r.uid.as_ref())
+            .map(ToString::to_string)
             .unwrap_or_default();
         if !request.rebind {
             return Outcome::Refused(
