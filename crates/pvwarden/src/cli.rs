@@ -6,6 +6,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use pvwarden_domain::rule::Severity;
 use pvwarden_domain::version::Version;
 
+mod generate;
+pub use self::generate::*;
+
 /// Predicts what deleting each Kubernetes volume will do, explains stuck ones,
 /// and says how to get out safely.
 #[derive(Debug, Parser)]
@@ -32,6 +35,12 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Lists the rules with their ids, severities and summaries.
     Rules,
+    /// Writes a safe static share of a PV for another namespace, as a YAML stream.
+    Share(ShareArgs),
+    /// Says how to remove a share without touching its storage, as a shell script.
+    Unshare(UnshareArgs),
+    /// Writes a static PV and claim for an existing CephFS directory or RBD image.
+    Static(StaticArgs),
 }
 
 /// Where the objects come from, and the assumptions about the cluster's software.

@@ -9,7 +9,9 @@ pub use self::audit as audit_summary;
 mod decode;
 mod explain;
 mod rbac;
+mod share;
 mod snapshot;
+mod static_volume;
 
 /// Runs one subcommand.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -19,6 +21,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Decode(args) => decode::run(&args),
         Command::Snapshot(args) => snapshot::run(&args),
         Command::Rbac(args) => rbac::run(&args),
+        Command::Share(args) => share::run(&args),
+        Command::Unshare(args) => share::unshare(&args),
+        Command::Static(args) => static_volume::run(&args),
         Command::Rules => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

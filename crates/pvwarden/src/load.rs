@@ -115,6 +115,28 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<Loaded> {
     })
 }
 
+/// Reads the named paths, or the cluster when none is named, handing every
+/// object to `sink` whole (not as facts), for the verbs that write objects.
+///
+/// Returns the input errors, each naming the file, line, object and field.
+pub fn objects(
+    paths: &[PathBuf],
+    cluster: &ClusterArgs,
+    sink: &mut dyn FnMut(Located<Object>),
+) -> anyhow::Result<Vec<String>> {
+    if paths.is_empty() {
+        let read = runtime()?.block_on(read_cluster_into(cluster, sink))?;
+        return Ok(read.errors);
+    }
+    let mut errors = Vec::new();
+    Reader::new().read_paths(paths, &mut |item| match item {
+        Ok(located) => sink(located),
+        Err(pvwarden_manifest::Error::Empty { .. }) => {}
+        Err(err) => errors.push(chain(&err)),
+    });
+    Ok(errors)
+}
+
 /// A runtime for the cluster client, on this thread only.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
