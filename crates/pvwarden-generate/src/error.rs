@@ -54,15 +54,15 @@ pub enum Error {
     },
     /// An RBD volume would be written from two namespaces.
     #[error(
-        "PV {pv} is an RBD image ({modes}): an RBD image holds one block device, and two PVs \
-         that may write it from different namespaces corrupt it; share it with --read-only, \
-         or use CephFS for data that several namespaces write"
+        "PV {pv} is an RBD image and {why}: an RBD image holds one block device, and PVs \
+         that write it from different namespaces corrupt it; share it with --read-only, or use \
+         CephFS for data that several namespaces write"
     )]
     RbdReadWrite {
         /// The source PV.
         pv: String,
-        /// The access modes that would allow writing.
-        modes: String,
+        /// What would write it.
+        why: &'static str,
     },
     /// The share would land in the namespace of the source's own claim.
     #[error(

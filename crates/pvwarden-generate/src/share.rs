@@ -145,12 +145,18 @@ pub fn plan(request: &Request<'_>, existing: &Existing<'_>) -> Result<Plan, Erro
     let access_modes = access_modes(kind, &source_name, spec, request.read_only)?;
     let (volume_handle, location, kept, root) = match kind {
         CephKind::Rbd => {
-            // ceph-csi mounts a static RBD volume by taking its handle as the image name.
-            let image = attributes.get("imageName").ok_or_else(|| Error::Missing {
-                pv: source_name.clone(),
-                field: "spec.csi.volumeAttributes.imageName",
-                why: "a static RBD volume's handle is its image name",
-            })?;
+            // ceph-csi mounts a static RBD volume by taking its handle as the image name;
+            // a static source's handle is that name already, and then the share would
+            // carry the same handle, which `check_free` refuses.
+            let is_static = attributes.get("staticVolume").is_some_and(|v| v == "true");
+            let image = attributes
+                .get("imageName")
+                .or(is_static.then_some(&csi.volume_handle))
+                .ok_or_else(|| Error::Missing {
+                    pv: source_name.clone(),
+                    field: "spec.csi.volumeAttributes.imageName",
+                    why: "a static RBD volume's handle is its image name",
+                })?;
             handle::check(kind, image)?;
             let location = format!("image {image} in pool {}", attr(&attributes, "pool"));
             (image.clone(), location, RBD_KEPT, None)
@@ -308,24 +314,20 @@ fn access_modes(
 ) -> Result<Vec<String>, Error> {
     let source = spec.access_modes.clone().unwrap_or_default();
     if kind == CephKind::Rbd {
-        let writable: Vec<&str> = source
-            .iter()
-            .map(String::as_str)
-            .filter(|m| *m != "ReadOnlyMany")
-            .collect();
         // A share in another namespace is a second mount of the same block device. Even
-        // read-only, it is only sound when nothing else writes; read-write it corrupts the
+        // read-only it is only sound while nothing else writes; read-write it corrupts the
         // image, and a multi-writer source (block mode) already has writers elsewhere.
-        if !read_only || source.iter().any(|m| m == "ReadWriteMany") {
-            let mut modes = if read_only {
-                vec![]
-            } else {
-                vec!["the share would write"]
-            };
-            modes.extend(writable);
+        let why = if source.iter().any(|m| m == "ReadWriteMany") {
+            Some("its source is ReadWriteMany, so it already has writers on several nodes")
+        } else if !read_only {
+            Some("a read-write share would be a second writer")
+        } else {
+            None
+        };
+        if let Some(why) = why {
             return Err(Error::RbdReadWrite {
                 pv: pv.to_owned(),
-                modes: modes.join(", "),
+                why,
             });
         }
     }
