@@ -1,0 +1,249 @@
+//! `pvwarden share` against the test API server with its simulated controllers:
+//! what it writes, applied as `kubectl apply` would, binds, and the audit of the
+//! live cluster then finds the source and its share safe.
+
+#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolume, PersistentVolumeClaim};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use pvwarden_domain::object::Object;
+use pvwarden_testkit::actor;
+use pvwarden_testkit::server::{Config, Running, Server};
+use serde_json::Value;
+
+/// How long the simulated controllers may take to bind, before the test fails.
+const BIND_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+/// Runs the built binary; returns stdout, failing on a non-zero exit.
+fn pvwarden(args: &[&str]) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_pvwarden"))
+        .args(args)
+        .env_remove("PVWARDEN_CONTEXT")
+        .output()
+        .unwrap();
+    let code = output.status.code().unwrap_or(-1);
+    assert!(
+        matches!(code, 0 | 1),
+        "pvwarden {args:?}: exit {code}, stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (code, String::from_utf8(output.stdout).unwrap())
+}
+
+struct Cluster {
+    runtime: tokio::runtime::Runtime,
+    server: Option<Running>,
+    client: kube::Client,
+    kubeconfig: PathBuf,
+}
+
+impl Cluster {
+    fn start(load: &Path, name: &str) -> Cluster {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = Config {
+            load: vec![load.to_owned()],
+            actors: true,
+            ..Config::default()
+        };
+        let server = runtime.block_on(Server::start(config)).unwrap();
+        let kubeconfig =
+            std::env::temp_dir().join(format!("pvwarden-share-{name}-{}", std::process::id()));
+        server.write_kubeconfig(&kubeconfig).unwrap();
+        let client = runtime.block_on(async {
+            actor::client(&server.url, &server.ca_pem, &server.admin_token).unwrap()
+        });
+        Cluster {
+            runtime,
+            server: Some(server),
+            client,
+            kubeconfig,
+        }
+    }
+
+    /// Creates a namespace, as the user does before sharing into it.
+    fn namespace(&self, name: &str) {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let namespace = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        self.runtime
+            .block_on(api.create(&PostParams::default(), &namespace))
+            .unwrap();
+    }
+
+    fn kubeconfig(&self) -> &str {
+        self.kubeconfig.to_str().unwrap()
+    }
+
+    /// Applies a YAML stream as a first `kubectl apply` does: creates what is new and
+    /// merges the given fields into what exists.
+    fn apply(&self, stream: &str) {
+        let mut objects = Vec::new();
+        pvwarden_manifest::Reader::new().read_bytes("share", stream.as_bytes(), &mut |item| {
+            objects.push(item.unwrap().object);
+        });
+        assert!(!objects.is_empty(), "nothing to apply in:\n{stream}");
+        self.runtime.block_on(async {
+            for object in objects {
+                match object {
+                    Object::PersistentVolume(pv) => {
+                        let api: Api<PersistentVolume> = Api::all(self.client.clone());
+                        upsert(&api, &pv.metadata.name.clone().unwrap(), &*pv).await;
+                    }
+                    Object::PersistentVolumeClaim(pvc) => {
+                        let ns = pvc.metadata.namespace.clone().unwrap();
+                        let api: Api<PersistentVolumeClaim> =
+                            Api::namespaced(self.client.clone(), &ns);
+                        upsert(&api, &pvc.metadata.name.clone().unwrap(), &*pvc).await;
+                    }
+                    other => panic!("share wrote a {}", other.kind()),
+                }
+            }
+        });
+    }
+
+    /// Waits until the claim and its PV are both `Bound`.
+    fn wait_bound(&self, namespace: &str, claim: &str, pv: &str) {
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), namespace);
+        let pvs: Api<PersistentVolume> = Api::all(self.client.clone());
+        let start = Instant::now();
+        loop {
+            let (c, p) = self.runtime.block_on(async {
+                let c = claims.get(claim).await.unwrap();
+                let p = pvs.get(pv).await.unwrap();
+                (c, p)
+            });
+            let phase_c = c.status.and_then(|s| s.phase);
+            let phase_p = p.status.and_then(|s| s.phase);
+            if phase_c.as_deref() == Some("Bound") && phase_p.as_deref() == Some("Bound") {
+                return;
+            }
+            assert!(
+                start.elapsed() < BIND_TIMEOUT,
+                "{namespace}/{claim} is {phase_c:?} and {pv} is {phase_p:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn policy(&self, pv: &str) -> String {
+        let pvs: Api<PersistentVolume> = Api::all(self.client.clone());
+        let pv = self.runtime.block_on(pvs.get(pv)).unwrap();
+        pv.spec.unwrap().persistent_volume_reclaim_policy.unwrap()
+    }
+}
+
+async fn upsert<K>(api: &Api<K>, name: &str, object: &K)
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    if api.get_opt(name).await.unwrap().is_some() {
+        api.patch(name, &PatchParams::default(), &Patch::Merge(object))
+            .await
+            .unwrap();
+    } else {
+        api.create(&PostParams::default(), object).await.unwrap();
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            self.runtime.block_on(server.shutdown());
+        }
+        let _ = std::fs::remove_file(&self.kubeconfig);
+    }
+}
+
+/// The verdict of PV `name` in a JSON audit.
+fn volume<'a>(report: &'a Value, name: &str) -> &'a Value {
+    let volumes = report["volumes"].as_array().unwrap();
+    volumes.iter().find(|v| v["name"] == name).unwrap()
+}
+
+fn rules(verdict: &Value) -> Vec<&str> {
+    let findings = verdict["findings"].as_array().unwrap();
+    findings.iter().filter_map(|f| f["rule"].as_str()).collect()
+}
+
+/// The new user's path: the Rook example's source, read from the cluster.
+#[test]
+fn a_share_of_the_rook_example_binds_and_audits_as_a_safe_share() {
+    let cluster = Cluster::start(&repo("examples/rook-cephfs-share/correct.yaml"), "rook");
+    let source = "pvc-7c1d2a55-0b7e-4d0f-9a51-3f0e8b2c4d11";
+    let args = [
+        "share",
+        source,
+        "--kubeconfig",
+        cluster.kubeconfig(),
+        "--to-namespace",
+        "team-x",
+    ];
+    let (_, stream) = pvwarden(&args);
+    cluster.namespace("team-x");
+    cluster.apply(&stream);
+    cluster.wait_bound("team-x", "media", "share-team-x-media");
+
+    let (_, report) = pvwarden(&["audit", "-o", "json", "--kubeconfig", cluster.kubeconfig()]);
+    let report: Value = serde_json::from_str(&report).unwrap();
+    for pv in [source, "media-correct-b", "share-team-x-media"] {
+        assert_eq!(
+            rules(volume(&report, pv)),
+            ["shared-volume"],
+            "{pv}: {report}"
+        );
+        assert_eq!(volume(&report, pv)["on_delete"], "kept");
+    }
+}
+
+/// A source on Delete is switched to Retain by the applied stream, before its share binds.
+#[test]
+fn a_share_of_a_source_on_delete_protects_the_source_live() {
+    let fixture = repo("crates/pvwarden/tests/data/share-source.yaml");
+    let cluster = Cluster::start(&fixture, "delete");
+    let source = "pvc-5a1f3c20-7d4e-4b8a-9c61-2e0f8d7b6a01";
+    assert_eq!(cluster.policy(source), "Delete");
+    let args = [
+        "share",
+        source,
+        "--kubeconfig",
+        cluster.kubeconfig(),
+        "--to-namespace",
+        "team-b",
+    ];
+    let (_, stream) = pvwarden(&args);
+    cluster.namespace("team-b");
+    cluster.apply(&stream);
+    cluster.wait_bound("team-b", "media", "share-team-b-media");
+    assert_eq!(cluster.policy(source), "Retain");
+
+    let (code, report) = pvwarden(&["audit", "-o", "json", "--kubeconfig", cluster.kubeconfig()]);
+    let report: Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(code, 0, "nothing at warning or above: {report}");
+    for pv in [source, "share-team-b-media"] {
+        assert_eq!(
+            rules(volume(&report, pv)),
+            ["shared-volume"],
+            "{pv}: {report}"
+        );
+    }
+}
