@@ -136,10 +136,9 @@ pub fn plan(request: &Request<'_>) -> Result<Plan, Error> {
         });
     }
     steps.push(Step {
-        why: format!(
-            "Then the PV: on Retain its deletion asks nothing of the driver, so the shared \
-             storage is untouched."
-        ),
+        why: "Then the PV: on Retain its deletion asks nothing of the driver, so the shared \
+              storage is untouched."
+            .to_owned(),
         action: Action::DeletePv { pv: name.clone() },
     });
 

@@ -120,6 +120,11 @@ impl Cluster {
         self
     }
 
+    /// The client, for callers that watch or write (a controller).
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
     /// The name of the kubeconfig context, or `in-cluster`.
     pub fn context(&self) -> &str {
         &self.context

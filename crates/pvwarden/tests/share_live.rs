@@ -247,3 +247,83 @@ fn a_share_of_a_source_on_delete_protects_the_source_live() {
         );
     }
 }
+
+/// `--apply` creates the objects itself, journaling each change before it is made.
+#[test]
+fn apply_journals_every_change_and_the_share_binds() {
+    use pvwarden_journal::{EntryState, Journal, RunState, SqliteJournal};
+
+    let fixture = repo("crates/pvwarden/tests/data/share-source.yaml");
+    let cluster = Cluster::start(&fixture, "apply");
+    cluster.namespace("team-b");
+    let source = "pvc-5a1f3c20-7d4e-4b8a-9c61-2e0f8d7b6a01";
+    let journal_path =
+        std::env::temp_dir().join(format!("pvwarden-share-journal-{}.db", std::process::id()));
+    let journal_arg = journal_path.to_str().unwrap();
+    let args = [
+        "share",
+        source,
+        "--kubeconfig",
+        cluster.kubeconfig(),
+        "--to-namespace",
+        "team-b",
+        "--apply",
+        "--journal",
+        journal_arg,
+    ];
+    let (_, out) = pvwarden(&args);
+    assert!(
+        out.contains("applied PersistentVolume/share-team-b-media"),
+        "{out}"
+    );
+    assert!(out.contains("rook-csi-cephfs-node-user"), "{out}");
+    cluster.wait_bound("team-b", "media", "share-team-b-media");
+    assert_eq!(cluster.policy(source), "Retain");
+
+    let journal = SqliteJournal::open(&journal_path).unwrap();
+    let runs = cluster.runtime.block_on(journal.runs()).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].state, RunState::Done);
+    let (_, entries) = cluster
+        .runtime
+        .block_on(journal.run(&runs[0].id))
+        .unwrap()
+        .unwrap();
+    let done: Vec<(String, String, EntryState)> = entries
+        .iter()
+        .map(|e| (e.action.clone(), e.target.name.clone(), e.state))
+        .collect();
+    assert_eq!(
+        done,
+        [
+            (
+                "set-retain".to_owned(),
+                source.to_owned(),
+                EntryState::Applied
+            ),
+            (
+                "create".to_owned(),
+                "share-team-b-media".to_owned(),
+                EntryState::Applied
+            ),
+            ("create".to_owned(), "media".to_owned(), EntryState::Applied),
+        ]
+    );
+    // The source as it was before the change is kept, to undo it.
+    let before = entries[0].before.as_ref().unwrap();
+    assert_eq!(before["spec"]["persistentVolumeReclaimPolicy"], "Delete");
+
+    // A second apply of the same share is refused before anything is written.
+    let output = Command::new(env!("CARGO_BIN_EXE_pvwarden"))
+        .args(args)
+        .env_remove("PVWARDEN_CONTEXT")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("already exists"));
+    assert_eq!(cluster.runtime.block_on(journal.runs()).unwrap().len(), 1);
+    drop(journal);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{journal_arg}{suffix}"));
+    }
+}

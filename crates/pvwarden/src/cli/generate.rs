@@ -33,6 +33,14 @@ pub struct ShareArgs {
     /// The secret nodes mount the share with; default: as Rook's recipe names it.
     #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_secret)]
     pub node_stage_secret: Option<SecretRef>,
+    /// Creates the objects through the API instead of printing them (needs no PATH: the
+    /// cluster is read and written); every change is journaled before it is made.
+    #[arg(long)]
+    pub apply: bool,
+    /// The journal file of `--apply`; default: $XDG_STATE_HOME/pvwarden/journal.db, else
+    /// ~/.local/state/pvwarden/journal.db.
+    #[arg(long, value_name = "FILE", env = "PVWARDEN_JOURNAL")]
+    pub journal: Option<PathBuf>,
 }
 
 /// Arguments of `unshare`.

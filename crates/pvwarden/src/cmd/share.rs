@@ -16,6 +16,8 @@ use pvwarden_generate::{document, share, unshare, Existing, ANN_SOURCE};
 use crate::cli::{ClusterArgs, ShareArgs, UnshareArgs};
 use crate::load;
 
+mod apply;
+
 /// The PVs and claims of the input, whole, and their facts for the model.
 struct Input {
     pvs: BTreeMap<String, PersistentVolume>,
@@ -88,6 +90,9 @@ impl Input {
 
 /// Runs `pvwarden share`.
 pub fn run(args: &ShareArgs) -> anyhow::Result<ExitCode> {
+    if args.apply && !args.paths.is_empty() {
+        bail!("--apply reads and writes the cluster itself: give no PATH");
+    }
     let input = Input::read(&args.paths, &args.cluster)?;
     let source = input.pv(&args.pv)?;
     let pvs: Vec<PersistentVolume> = input.pvs.values().cloned().collect();
@@ -108,6 +113,32 @@ pub fn run(args: &ShareArgs) -> anyhow::Result<ExitCode> {
         claims: &claims,
     };
     let plan = share::plan(&request, &existing)?;
+    tracing::info!(source = %args.pv, pv = %plan.pv_name, claim = %plan.claim,
+        source_switched = plan.source_switched, "share planned");
+    let mut out = std::io::stdout().lock();
+    if args.apply {
+        let source_uid = source.metadata.uid.clone();
+        let (run, journal) = load::runtime()?.block_on(async {
+            let cluster = pvwarden_kube::Cluster::connect(&args.cluster.options()).await?;
+            let target = apply::Target {
+                journal: args.journal.clone(),
+                client: cluster.client(),
+                context: cluster.context(),
+                command: format!("share {} --to-namespace {}", args.pv, args.to_namespace),
+                source_uid,
+            };
+            apply::apply(&plan, &target).await
+        })?;
+        for document in &plan.documents {
+            writeln!(out, "applied {}", document.manifest.describe())?;
+        }
+        for requirement in &plan.requirements {
+            writeln!(out, "needed: {requirement}")?;
+        }
+        writeln!(out, "journal: run {run} in {}", journal.display())?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let header = vec![format!(
         "A share of PV {} for namespace {}, written by `pvwarden share`. Apply it with \
          `kubectl apply -f -` (in this order); then `pvwarden audit` reports the source and \
@@ -115,11 +146,8 @@ pub fn run(args: &ShareArgs) -> anyhow::Result<ExitCode> {
         args.pv, args.to_namespace
     )];
     let text = document::render(&header, &plan.documents)?;
-    let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
-    tracing::info!(source = %args.pv, pv = %plan.pv_name, claim = %plan.claim,
-        source_switched = plan.source_switched, "share written");
     Ok(ExitCode::SUCCESS)
 }
 
