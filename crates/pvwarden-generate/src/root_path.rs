@@ -87,7 +87,7 @@ pub fn resolve(
             } else {
                 "spec.csi.volumeAttributes.subvolumePath"
             },
-            why: "the share must mount the same directory; ceph-csi before 3.4 did not record \
+            why: "the share must mount the same directory; ceph-csi before 3.3 did not record \
                   it, so read it with `ceph fs subvolume getpath`",
         }),
     }
