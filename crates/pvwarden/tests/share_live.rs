@@ -327,3 +327,102 @@ fn apply_journals_every_change_and_the_share_binds() {
         let _ = std::fs::remove_file(format!("{journal_arg}{suffix}"));
     }
 }
+
+/// The simulated ceph-csi agrees with the audit: a share switched to Delete afterwards
+/// hangs when its claim goes, and the shared subvolume stays.
+#[test]
+fn a_share_flipped_to_delete_hangs_live_and_the_data_stays() {
+    use k8s_openapi::api::core::v1::Event;
+    use kube::api::{DeleteParams, ListParams};
+    use pvwarden_testkit::actor::backend::{Backend, Inventory};
+
+    let fixture = repo("crates/pvwarden/tests/data/share-source.yaml");
+    let cluster = Cluster::start(&fixture, "flip");
+    let source = "pvc-5a1f3c20-7d4e-4b8a-9c61-2e0f8d7b6a01";
+    let handle = "0001-0009-rook-ceph-0000000000000001-3c8e1d52-6f0a-4e27-b9d4-8a2c5e7f1b03";
+    let backend = Backend::new(cluster.client.clone());
+    let seeded: Inventory = serde_json::from_value(serde_json::json!({
+        "volumes": [{
+            "driver": "rook-ceph.cephfs.csi.ceph.com", "id": handle,
+            "kind": "cephfs-subvolume", "cluster": "rook-ceph", "pool": "myfs",
+            "path": "/volumes/csi/csi-vol-3c8e1d52-6f0a-4e27-b9d4-8a2c5e7f1b03/7e2b9a14-0c5d-4f86-a3e1-6d9b2c8f4a57",
+            "journal": true, "exists": true
+        }],
+        "pools": [{"cluster": "rook-ceph", "name": "myfs", "id": 1, "exists": true}]
+    }))
+    .unwrap();
+    cluster
+        .runtime
+        .block_on(backend.update(|inventory| *inventory = seeded))
+        .unwrap();
+
+    cluster.namespace("team-b");
+    let args = [
+        "share",
+        source,
+        "--kubeconfig",
+        cluster.kubeconfig(),
+        "--to-namespace",
+        "team-b",
+    ];
+    let (_, stream) = pvwarden(&args);
+    cluster.apply(&stream);
+    cluster.wait_bound("team-b", "media", "share-team-b-media");
+
+    // Someone switches the share to Delete, then deletes its claim.
+    let pvs: Api<PersistentVolume> = Api::all(cluster.client.clone());
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(cluster.client.clone(), "team-b");
+    let flip = serde_json::json!({"spec": {"persistentVolumeReclaimPolicy": "Delete"}});
+    cluster.runtime.block_on(async {
+        pvs.patch(
+            "share-team-b-media",
+            &PatchParams::default(),
+            &Patch::Merge(&flip),
+        )
+        .await
+        .unwrap();
+        claims
+            .delete("media", &DeleteParams::default())
+            .await
+            .unwrap();
+    });
+
+    // The provisioner's delete call fails, over and over; the PV stays.
+    let events: Api<Event> = Api::namespaced(cluster.client.clone(), "default");
+    let start = Instant::now();
+    loop {
+        let failed = cluster
+            .runtime
+            .block_on(events.list(&ListParams::default()))
+            .unwrap()
+            .items
+            .into_iter()
+            .any(|e| {
+                e.reason.as_deref() == Some("VolumeFailedDelete")
+                    && e.involved_object.name.as_deref() == Some("share-team-b-media")
+            });
+        if failed {
+            break;
+        }
+        assert!(
+            start.elapsed() < BIND_TIMEOUT,
+            "no failed delete of the share"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let share = cluster
+        .runtime
+        .block_on(pvs.get("share-team-b-media"))
+        .unwrap();
+    assert_eq!(share.status.unwrap().phase.as_deref(), Some("Released"));
+    let inventory = cluster.runtime.block_on(backend.read()).unwrap();
+    let subvolume = inventory.volumes.iter().find(|v| v.id == handle).unwrap();
+    assert!(subvolume.exists && subvolume.deleted_by.is_none(), "{subvolume:?}");
+
+    // And the audit of the live cluster said so.
+    let (_, report) = pvwarden(&["audit", "-o", "json", "--kubeconfig", cluster.kubeconfig()]);
+    let report: Value = serde_json::from_str(&report).unwrap();
+    let verdict = volume(&report, "share-team-b-media");
+    assert_eq!(verdict["on_delete"], "hangs", "{verdict}");
+    assert_eq!(volume(&report, source)["on_delete"], "kept");
+}
