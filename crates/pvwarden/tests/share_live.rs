@@ -90,6 +90,30 @@ impl Cluster {
             .unwrap();
     }
 
+    /// Shares `source` into `namespace` as a user would: `pvwarden share` on the
+    /// cluster, the namespace created, the stream applied; then waits until the
+    /// claim `media` and its PV are bound.
+    fn share(&self, source: &str, namespace: &str) {
+        let args = [
+            "share",
+            source,
+            "--kubeconfig",
+            self.kubeconfig(),
+            "--to-namespace",
+            namespace,
+        ];
+        let (_, stream) = pvwarden(&args);
+        self.namespace(namespace);
+        self.apply(&stream);
+        self.wait_bound(namespace, "media", &format!("share-{namespace}-media"));
+    }
+
+    /// `pvwarden audit -o json` of the cluster: the exit code and the report.
+    fn audit(&self) -> (i32, Value) {
+        let (code, report) = pvwarden(&["audit", "-o", "json", "--kubeconfig", self.kubeconfig()]);
+        (code, serde_json::from_str(&report).unwrap())
+    }
+
     fn kubeconfig(&self) -> &str {
         self.kubeconfig.to_str().unwrap()
     }
@@ -190,21 +214,9 @@ fn rules(verdict: &Value) -> Vec<&str> {
 fn a_share_of_the_rook_example_binds_and_audits_as_a_safe_share() {
     let cluster = Cluster::start(&repo("examples/rook-cephfs-share/correct.yaml"), "rook");
     let source = "pvc-7c1d2a55-0b7e-4d0f-9a51-3f0e8b2c4d11";
-    let args = [
-        "share",
-        source,
-        "--kubeconfig",
-        cluster.kubeconfig(),
-        "--to-namespace",
-        "team-x",
-    ];
-    let (_, stream) = pvwarden(&args);
-    cluster.namespace("team-x");
-    cluster.apply(&stream);
-    cluster.wait_bound("team-x", "media", "share-team-x-media");
+    cluster.share(source, "team-x");
 
-    let (_, report) = pvwarden(&["audit", "-o", "json", "--kubeconfig", cluster.kubeconfig()]);
-    let report: Value = serde_json::from_str(&report).unwrap();
+    let (_, report) = cluster.audit();
     for pv in [source, "media-correct-b", "share-team-x-media"] {
         assert_eq!(
             rules(volume(&report, pv)),
@@ -222,22 +234,10 @@ fn a_share_of_a_source_on_delete_protects_the_source_live() {
     let cluster = Cluster::start(&fixture, "delete");
     let source = "pvc-5a1f3c20-7d4e-4b8a-9c61-2e0f8d7b6a01";
     assert_eq!(cluster.policy(source), "Delete");
-    let args = [
-        "share",
-        source,
-        "--kubeconfig",
-        cluster.kubeconfig(),
-        "--to-namespace",
-        "team-b",
-    ];
-    let (_, stream) = pvwarden(&args);
-    cluster.namespace("team-b");
-    cluster.apply(&stream);
-    cluster.wait_bound("team-b", "media", "share-team-b-media");
+    cluster.share(source, "team-b");
     assert_eq!(cluster.policy(source), "Retain");
 
-    let (code, report) = pvwarden(&["audit", "-o", "json", "--kubeconfig", cluster.kubeconfig()]);
-    let report: Value = serde_json::from_str(&report).unwrap();
+    let (code, report) = cluster.audit();
     assert_eq!(code, 0, "nothing at warning or above: {report}");
     for pv in [source, "share-team-b-media"] {
         assert_eq!(
@@ -356,18 +356,7 @@ fn a_share_flipped_to_delete_hangs_live_and_the_data_stays() {
         .block_on(backend.update(|inventory| *inventory = seeded))
         .unwrap();
 
-    cluster.namespace("team-b");
-    let args = [
-        "share",
-        source,
-        "--kubeconfig",
-        cluster.kubeconfig(),
-        "--to-namespace",
-        "team-b",
-    ];
-    let (_, stream) = pvwarden(&args);
-    cluster.apply(&stream);
-    cluster.wait_bound("team-b", "media", "share-team-b-media");
+    cluster.share(source, "team-b");
 
     // Someone switches the share to Delete, then deletes its claim.
     let pvs: Api<PersistentVolume> = Api::all(cluster.client.clone());
@@ -417,11 +406,13 @@ fn a_share_flipped_to_delete_hangs_live_and_the_data_stays() {
     assert_eq!(share.status.unwrap().phase.as_deref(), Some("Released"));
     let inventory = cluster.runtime.block_on(backend.read()).unwrap();
     let subvolume = inventory.volumes.iter().find(|v| v.id == handle).unwrap();
-    assert!(subvolume.exists && subvolume.deleted_by.is_none(), "{subvolume:?}");
+    assert!(
+        subvolume.exists && subvolume.deleted_by.is_none(),
+        "{subvolume:?}"
+    );
 
     // And the audit of the live cluster said so.
-    let (_, report) = pvwarden(&["audit", "-o", "json", "--kubeconfig", cluster.kubeconfig()]);
-    let report: Value = serde_json::from_str(&report).unwrap();
+    let (_, report) = cluster.audit();
     let verdict = volume(&report, "share-team-b-media");
     assert_eq!(verdict["on_delete"], "hangs", "{verdict}");
     assert_eq!(volume(&report, source)["on_delete"], "kept");
