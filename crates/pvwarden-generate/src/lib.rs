@@ -26,6 +26,7 @@ pub mod secret;
 pub mod share;
 pub mod static_volume;
 pub mod unshare;
+mod volume;
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 

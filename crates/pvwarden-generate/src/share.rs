@@ -13,10 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{
-    CSIPersistentVolumeSource, ObjectReference, PersistentVolume, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PersistentVolumeSpec, SecretReference, VolumeResourceRequirements,
-};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pvwarden_domain::driver::CephKind;
 
@@ -24,6 +21,7 @@ use crate::document::{Document, Manifest};
 use crate::error::Error;
 use crate::root_path::{self, RootPath};
 use crate::secret::{self, SecretRef};
+use crate::volume::{self, StaticPv};
 use crate::{handle, names, Existing, Plan, ANN_ORIGINAL_POLICY, ANN_SOURCE, LABEL_SOURCE};
 
 /// What to share, and with whom.
@@ -201,47 +199,27 @@ pub fn plan(request: &Request<'_>, existing: &Existing<'_>) -> Result<Plan, Erro
         labels.insert(LABEL_SOURCE.to_owned(), source_name.clone());
     }
     let annotations = BTreeMap::from([(ANN_SOURCE.to_owned(), source_name.clone())]);
-    let storage_class = spec.storage_class_name.clone().unwrap_or_default();
-    let volume_mode = spec.volume_mode.clone();
 
-    let share_pv = PersistentVolume {
-        metadata: ObjectMeta {
-            name: Some(pv_name.clone()),
-            labels: (!labels.is_empty()).then_some(labels),
-            annotations: Some(annotations),
-            ..ObjectMeta::default()
-        },
-        spec: Some(PersistentVolumeSpec {
-            capacity: Some(BTreeMap::from([("storage".to_owned(), capacity.clone())])),
-            access_modes: Some(access_modes.clone()),
-            persistent_volume_reclaim_policy: Some("Retain".into()),
-            storage_class_name: Some(storage_class.clone()),
-            volume_mode: volume_mode.clone(),
-            mount_options: spec.mount_options.clone(),
-            claim_ref: Some(ObjectReference {
-                api_version: Some("v1".into()),
-                kind: Some("PersistentVolumeClaim".into()),
-                namespace: Some(namespace.clone()),
-                name: Some(claim_name.clone()),
-                ..ObjectReference::default()
-            }),
-            csi: Some(CSIPersistentVolumeSource {
-                driver: csi.driver.clone(),
-                volume_handle: volume_handle.clone(),
-                volume_attributes: Some(share_attributes),
-                fs_type: csi.fs_type.clone(),
-                read_only: request.read_only.then_some(true),
-                node_stage_secret_ref: Some(SecretReference {
-                    name: Some(node_secret.reference.name.clone()),
-                    namespace: Some(node_secret.reference.namespace.clone()),
-                }),
-                ..CSIPersistentVolumeSource::default()
-            }),
-            ..PersistentVolumeSpec::default()
-        }),
-        status: None,
-    };
-    let claim = claim(&namespace, &claim_name, &pv_name, &share_pv);
+    let share_pv = StaticPv {
+        name: pv_name.clone(),
+        namespace: namespace.clone(),
+        claim_name: claim_name.clone(),
+        labels,
+        annotations,
+        capacity,
+        access_modes,
+        storage_class: spec.storage_class_name.clone().unwrap_or_default(),
+        volume_mode: spec.volume_mode.clone(),
+        mount_options: spec.mount_options.clone(),
+        driver: csi.driver.clone(),
+        handle: volume_handle.clone(),
+        attributes: share_attributes,
+        fs_type: csi.fs_type.clone(),
+        read_only: request.read_only,
+        node_stage_secret: node_secret.reference.clone(),
+    }
+    .build();
+    let claim = volume::claim(&share_pv);
 
     let mut documents = Vec::new();
     let policy = spec.persistent_volume_reclaim_policy.as_deref();
@@ -338,38 +316,6 @@ fn access_modes(
     } else {
         source
     })
-}
-
-/// The claim that binds to `pv` and nothing else.
-pub(crate) fn claim(
-    namespace: &str,
-    name: &str,
-    pv_name: &str,
-    pv: &PersistentVolume,
-) -> PersistentVolumeClaim {
-    let spec = pv.spec.clone().unwrap_or_default();
-    PersistentVolumeClaim {
-        metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            namespace: Some(namespace.to_owned()),
-            annotations: pv.metadata.annotations.clone(),
-            ..ObjectMeta::default()
-        },
-        spec: Some(PersistentVolumeClaimSpec {
-            access_modes: spec.access_modes,
-            resources: Some(VolumeResourceRequirements {
-                requests: spec.capacity,
-                ..VolumeResourceRequirements::default()
-            }),
-            // An explicit class (even "") keeps the default class's admission from
-            // giving the claim a class the PV does not have, which would never bind.
-            storage_class_name: Some(spec.storage_class_name.unwrap_or_default()),
-            volume_mode: spec.volume_mode,
-            volume_name: Some(pv_name.to_owned()),
-            ..PersistentVolumeClaimSpec::default()
-        }),
-        status: None,
-    }
 }
 
 /// The source as it must be while shared: the same object on `Retain`, with

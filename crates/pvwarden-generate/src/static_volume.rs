@@ -9,17 +9,13 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{
-    CSIPersistentVolumeSource, ObjectReference, PersistentVolume, PersistentVolumeSpec,
-    SecretReference,
-};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pvwarden_domain::driver::CephKind;
 
 use crate::document::{Document, Manifest};
 use crate::error::Error;
 use crate::secret::{self, SecretRef};
+use crate::volume::{self, StaticPv};
 use crate::{handle, names, Existing, Plan};
 
 /// What every static volume needs.
@@ -259,41 +255,26 @@ fn build(
         c.node_stage_secret.as_ref(),
         rook_default(c, kind).as_ref(),
     )?;
-    let pv = PersistentVolume {
-        metadata: ObjectMeta {
-            name: Some(c.pv_name.clone()),
-            ..ObjectMeta::default()
-        },
-        spec: Some(PersistentVolumeSpec {
-            capacity: Some(BTreeMap::from([("storage".to_owned(), size)])),
-            access_modes: Some(vec![modes.to_owned()]),
-            persistent_volume_reclaim_policy: Some("Retain".into()),
-            storage_class_name: Some(c.storage_class.clone().unwrap_or_default()),
-            volume_mode: Some("Filesystem".into()),
-            claim_ref: Some(ObjectReference {
-                api_version: Some("v1".into()),
-                kind: Some("PersistentVolumeClaim".into()),
-                namespace: Some(c.namespace.clone()),
-                name: Some(claim_name.clone()),
-                ..ObjectReference::default()
-            }),
-            csi: Some(CSIPersistentVolumeSource {
-                driver: c.driver.clone(),
-                volume_handle: volume_handle.clone(),
-                volume_attributes: Some(attributes),
-                fs_type,
-                read_only: c.read_only.then_some(true),
-                node_stage_secret_ref: Some(SecretReference {
-                    name: Some(secret.reference.name.clone()),
-                    namespace: Some(secret.reference.namespace.clone()),
-                }),
-                ..CSIPersistentVolumeSource::default()
-            }),
-            ..PersistentVolumeSpec::default()
-        }),
-        status: None,
-    };
-    let claim = crate::share::claim(&c.namespace, &claim_name, &c.pv_name, &pv);
+    let pv = StaticPv {
+        name: c.pv_name.clone(),
+        namespace: c.namespace.clone(),
+        claim_name: claim_name.clone(),
+        labels: BTreeMap::new(),
+        annotations: BTreeMap::new(),
+        capacity: size,
+        access_modes: vec![modes.to_owned()],
+        storage_class: c.storage_class.clone().unwrap_or_default(),
+        volume_mode: Some("Filesystem".into()),
+        mount_options: None,
+        driver: c.driver.clone(),
+        handle: volume_handle.clone(),
+        attributes,
+        fs_type,
+        read_only: c.read_only,
+        node_stage_secret: secret.reference.clone(),
+    }
+    .build();
+    let claim = volume::claim(&pv);
     let pv_comments = vec![
         format!(
             "A static PV for {what}. Retain: deleting the claim or this PV leaves the storage \
