@@ -195,6 +195,7 @@ mod tests {
         assert_eq!(args.paths, vec![PathBuf::from("a.yaml")]);
         assert_eq!(args.to_namespace, "team-b");
         assert!(args.read_only);
+        assert!(!args.apply);
         let secret = args.node_stage_secret.expect("a secret");
         assert_eq!(
             (secret.namespace.as_str(), secret.name.as_str()),
@@ -212,6 +213,24 @@ mod tests {
             "user",
         ]);
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn share_apply_takes_a_journal_file() {
+        let Command::Share(args) = parse(&[
+            "share",
+            "pv-1",
+            "--to-namespace",
+            "b",
+            "--apply",
+            "--journal",
+            "/j.db",
+        ]) else {
+            panic!("expected share")
+        };
+        assert!(args.apply);
+        assert_eq!(args.journal, Some(PathBuf::from("/j.db")));
+        assert!(args.paths.is_empty());
     }
 
     #[test]

@@ -35,26 +35,32 @@ impl Input {
             inventory: Inventory::new(),
         };
         let mut rejected = Vec::new();
-        let mut errors = load::objects(paths, cluster, &mut |located: Located<Object>| {
-            match &located.object {
-                Object::PersistentVolume(pv) => {
-                    let name = pv.metadata.name.clone().unwrap_or_default();
-                    input.pvs.insert(name, (**pv).clone());
+        let (mut errors, warnings) =
+            load::objects(paths, cluster, &mut |located: Located<Object>| {
+                match &located.object {
+                    Object::PersistentVolume(pv) => {
+                        let name = pv.metadata.name.clone().unwrap_or_default();
+                        input.pvs.insert(name, (**pv).clone());
+                    }
+                    Object::PersistentVolumeClaim(pvc) => {
+                        let key = (
+                            pvc.metadata.namespace.clone().unwrap_or_default(),
+                            pvc.metadata.name.clone().unwrap_or_default(),
+                        );
+                        input.claims.insert(key, (**pvc).clone());
+                    }
+                    _ => return,
                 }
-                Object::PersistentVolumeClaim(pvc) => {
-                    let key = (
-                        pvc.metadata.namespace.clone().unwrap_or_default(),
-                        pvc.metadata.name.clone().unwrap_or_default(),
-                    );
-                    input.claims.insert(key, (**pvc).clone());
+                if let Err(err) = input.inventory.add(located) {
+                    rejected.push(err.to_string());
                 }
-                _ => return,
-            }
-            if let Err(err) = input.inventory.add(located) {
-                rejected.push(err.to_string());
-            }
-        })?;
+            })?;
         errors.extend(rejected);
+        // A claim list left out (no permission) means a claim name in use may go
+        // unseen; the create then fails rather than reuse it, so this is a warning.
+        for warning in &warnings {
+            eprintln!("pvwarden: warning: {warning}");
+        }
         if !errors.is_empty() {
             for error in &errors {
                 eprintln!("pvwarden: {error}");

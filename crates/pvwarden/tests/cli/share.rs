@@ -357,3 +357,18 @@ fn static_refuses_an_image_name_ceph_csi_would_read_as_an_id() {
         admin.stderr
     );
 }
+
+#[test]
+fn apply_refuses_files_as_input() {
+    let run = pvwarden([
+        "share",
+        CEPHFS,
+        SOURCE,
+        "--to-namespace",
+        "team-b",
+        "--apply",
+    ])
+    .run();
+    run.assert_code(2);
+    assert!(run.stderr.contains("give no PATH"), "{}", run.stderr);
+}
