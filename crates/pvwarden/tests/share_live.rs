@@ -169,6 +169,16 @@ impl Cluster {
         }
     }
 
+    /// Waits until the PV no longer exists.
+    fn wait_gone(&self, pv: &str) {
+        let pvs: Api<PersistentVolume> = Api::all(self.client.clone());
+        let start = Instant::now();
+        while self.runtime.block_on(pvs.get_opt(pv)).unwrap().is_some() {
+            assert!(start.elapsed() < BIND_TIMEOUT, "{pv} is still there");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     fn policy(&self, pv: &str) -> String {
         let pvs: Api<PersistentVolume> = Api::all(self.client.clone());
         let pv = self.runtime.block_on(pvs.get(pv)).unwrap();
@@ -248,9 +258,10 @@ fn a_share_of_a_source_on_delete_protects_the_source_live() {
     }
 }
 
-/// `--apply` creates the objects itself, journaling each change before it is made.
+/// `--apply` creates the objects itself, journaling each change before it is made; and
+/// `unshare --apply` removes them the same way.
 #[test]
-fn apply_journals_every_change_and_the_share_binds() {
+fn apply_journals_every_change_and_the_share_binds_and_goes() {
     use pvwarden_journal::{EntryState, Journal, RunState, SqliteJournal};
 
     let fixture = repo("crates/pvwarden/tests/data/share-source.yaml");
@@ -322,6 +333,47 @@ fn apply_journals_every_change_and_the_share_binds() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("already exists"));
     assert_eq!(cluster.runtime.block_on(journal.runs()).unwrap().len(), 1);
+
+    // `unshare --apply` removes the claim, then the PV, journaled, and leaves the source.
+    let args = [
+        "unshare",
+        "share-team-b-media",
+        "--kubeconfig",
+        cluster.kubeconfig(),
+        "--apply",
+        "--journal",
+        journal_arg,
+    ];
+    let (_, out) = pvwarden(&args);
+    assert!(out.contains("may go back to Delete"), "{out}");
+    assert!(out.contains("not done (your decision)"), "{out}");
+    let runs = cluster.runtime.block_on(journal.runs()).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1].state, RunState::Done);
+    let (_, entries) = cluster
+        .runtime
+        .block_on(journal.run(&runs[1].id))
+        .unwrap()
+        .unwrap();
+    let done: Vec<(&str, &str, Option<&str>)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e.action.as_str(),
+                e.target.kind.as_str(),
+                e.target.namespace.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        done,
+        [
+            ("delete", "PersistentVolumeClaim", Some("team-b")),
+            ("delete", "PersistentVolume", None),
+        ]
+    );
+    cluster.wait_gone("share-team-b-media");
+    assert_eq!(cluster.policy(source), "Retain");
     drop(journal);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{journal_arg}{suffix}"));

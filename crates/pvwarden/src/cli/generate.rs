@@ -54,6 +54,13 @@ pub struct UnshareArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// Makes the changes through the API instead of printing them (needs no PATH); every
+    /// change is journaled before it is made. The source's policy is left as it is.
+    #[arg(long)]
+    pub apply: bool,
+    /// The journal file of `--apply` (default as for `share`).
+    #[arg(long, value_name = "FILE", env = "PVWARDEN_JOURNAL")]
+    pub journal: Option<PathBuf>,
 }
 
 /// Arguments of `static`.

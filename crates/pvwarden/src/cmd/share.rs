@@ -131,9 +131,8 @@ pub fn run(args: &ShareArgs) -> anyhow::Result<ExitCode> {
                 client: cluster.client(),
                 context: cluster.context(),
                 command: format!("share {} --to-namespace {}", args.pv, args.to_namespace),
-                source_uid,
             };
-            apply::apply(&plan, &target).await
+            apply::apply(&apply::share_writes(&plan, source_uid), &target).await
         })?;
         for document in &plan.documents {
             writeln!(out, "applied {}", document.manifest.describe())?;
@@ -159,6 +158,9 @@ pub fn run(args: &ShareArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `pvwarden unshare`.
 pub fn unshare(args: &UnshareArgs) -> anyhow::Result<ExitCode> {
+    if args.apply && !args.paths.is_empty() {
+        bail!("--apply reads and writes the cluster itself: give no PATH");
+    }
     let input = Input::read(&args.paths, &args.cluster)?;
     let share_name = match args.name.split_once('/') {
         Some((namespace, name)) => {
@@ -221,7 +223,49 @@ pub fn unshare(args: &UnshareArgs) -> anyhow::Result<ExitCode> {
     };
     let plan = unshare::plan(&request)?;
     let mut out = std::io::stdout().lock();
-    out.write_all(unshare::render(&plan).as_bytes())?;
+    if !args.apply {
+        out.write_all(unshare::render(&plan).as_bytes())?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let writes: Vec<apply::Write<'_>> = plan
+        .steps
+        .iter()
+        .map(|step| match &step.action {
+            unshare::Action::Retain { pv } => apply::Write::Retain {
+                name: pv.clone(),
+                uid: share.metadata.uid.clone(),
+                remember: false,
+            },
+            unshare::Action::DeleteClaim { namespace, name } => apply::Write::DeleteClaim {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                uid: claim.and_then(|c| c.metadata.uid.clone()),
+            },
+            unshare::Action::DeletePv { pv } => apply::Write::DeletePv {
+                name: pv.clone(),
+                uid: share.metadata.uid.clone(),
+            },
+        })
+        .collect();
+    let (run, journal) = load::runtime()?.block_on(async {
+        let cluster = pvwarden_kube::Cluster::connect(&args.cluster.options()).await?;
+        let target = apply::Target {
+            journal: args.journal.clone(),
+            client: cluster.client(),
+            context: cluster.context(),
+            command: format!("unshare {}", args.name),
+        };
+        apply::apply(&writes, &target).await
+    })?;
+    for step in &plan.steps {
+        writeln!(out, "done, the equivalent of: {}", step.action.command())?;
+    }
+    writeln!(out, "{}", plan.source_advice)?;
+    if let Some(restore) = &plan.restore {
+        writeln!(out, "not done (your decision): {restore}")?;
+    }
+    writeln!(out, "journal: run {run} in {}", journal.display())?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,18 +1,19 @@
-//! `pvwarden share --apply`: the share's objects created through the API, each
-//! change journaled before it is made.
+//! `--apply` of `share` and `unshare`: the changes made through the API, each
+//! journaled before it is made.
 //!
-//! The order is the one that never leaves the storage exposed: the source is
-//! switched to `Retain` first, then the share PV is created, then its claim.
-//! Before every write the object is read again: a PV or claim that appeared
-//! since the plan was made, or a source that changed (another uid, a new
-//! resource version between the read and the write), stops the run there, and
-//! the journal says how far it got.
+//! The orders are the ones that never leave the storage exposed. `share`
+//! switches the source to `Retain` first, then creates the share PV, then its
+//! claim. `unshare` switches the share to `Retain` (when it is not), then
+//! deletes the claim, then the PV. Before every write the object is read
+//! again: a PV or claim that appeared since the plan was made, or one that
+//! changed (another uid, a new resource version between the read and the
+//! write), stops the run there, and the journal says how far it got.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::Client;
 use pvwarden_generate::document::Manifest;
 use pvwarden_generate::{Plan, ANN_ORIGINAL_POLICY};
@@ -32,29 +33,70 @@ pub struct Target<'a> {
     pub context: &'a str,
     /// The command line, for the journal.
     pub command: String,
-    /// The source PV's uid when the plan was made.
-    pub source_uid: Option<String>,
 }
 
-/// One write of the run.
-enum Write<'a> {
-    /// Switch the source to `Retain`, remembering its old policy.
-    Retain(&'a PersistentVolume),
-    /// Create the share PV.
+/// One write of a run.
+pub enum Write<'a> {
+    /// Switch a PV to `Retain`.
+    Retain {
+        /// The PV.
+        name: String,
+        /// Its uid when the plan was made.
+        uid: Option<String>,
+        /// Record `original-policy: Delete` on it (a shared source).
+        remember: bool,
+    },
+    /// Create a PV.
     CreatePv(&'a PersistentVolume),
-    /// Create the share's claim.
+    /// Create a claim.
     CreateClaim(&'a PersistentVolumeClaim),
+    /// Delete a claim.
+    DeleteClaim {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// Its uid when the plan was made.
+        uid: Option<String>,
+    },
+    /// Delete a PV that is on `Retain`.
+    DeletePv {
+        /// The PV.
+        name: String,
+        /// Its uid when the plan was made.
+        uid: Option<String>,
+    },
 }
 
-/// Opens the journal and carries out the plan; returns the run's id and the journal path.
-pub async fn apply(plan: &Plan, target: &Target<'_>) -> anyhow::Result<(RunId, PathBuf)> {
+/// The writes of a share plan, in the order that keeps the storage safe.
+pub fn share_writes(plan: &Plan, source_uid: Option<String>) -> Vec<Write<'_>> {
+    let mut retain = Vec::new();
+    let mut create = Vec::new();
+    for document in &plan.documents {
+        match &document.manifest {
+            Manifest::Volume(pv) if pv.metadata.name.as_deref() != Some(&plan.pv_name) => {
+                retain.push(Write::Retain {
+                    name: pv.metadata.name.clone().unwrap_or_default(),
+                    uid: source_uid.clone(),
+                    remember: true,
+                });
+            }
+            Manifest::Volume(pv) => create.push(Write::CreatePv(pv)),
+            Manifest::Claim(pvc) => create.push(Write::CreateClaim(pvc)),
+        }
+    }
+    retain.extend(create);
+    retain
+}
+
+/// Opens the journal and makes the writes in order; returns the run's id and the journal path.
+pub async fn apply(writes: &[Write<'_>], target: &Target<'_>) -> anyhow::Result<(RunId, PathBuf)> {
     let path = target
         .journal
         .clone()
         .or_else(pvwarden_journal::default_path)
         .context("--apply needs a journal: give --journal FILE (or set XDG_STATE_HOME or HOME)")?;
     let journal = SqliteJournal::open(&path)?;
-    let writes = writes(plan);
     let rendered: Vec<Value> = writes.iter().map(Write::body).collect();
     let now = jiff::Timestamp::now();
     let run = Run {
@@ -68,7 +110,7 @@ pub async fn apply(plan: &Plan, target: &Target<'_>) -> anyhow::Result<(RunId, P
         state: RunState::Open,
     };
     journal.begin(&run).await?;
-    tracing::info!(run = %run.id, journal = %path.display(), "share run started");
+    tracing::info!(run = %run.id, journal = %path.display(), "run started");
     for (i, write) in writes.iter().enumerate() {
         let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
         if let Err(err) = step(&journal, &run.id, seq, write, target).await {
@@ -84,61 +126,57 @@ pub async fn apply(plan: &Plan, target: &Target<'_>) -> anyhow::Result<(RunId, P
     Ok((run.id, path))
 }
 
-/// The writes of a plan, in the order that keeps the storage safe.
-fn writes(plan: &Plan) -> Vec<Write<'_>> {
-    let mut retain = Vec::new();
-    let mut create = Vec::new();
-    for document in &plan.documents {
-        match &document.manifest {
-            Manifest::Volume(pv) if pv.metadata.name.as_deref() != Some(&plan.pv_name) => {
-                retain.push(Write::Retain(pv));
-            }
-            Manifest::Volume(pv) => create.push(Write::CreatePv(pv)),
-            Manifest::Claim(pvc) => create.push(Write::CreateClaim(pvc)),
-        }
-    }
-    retain.extend(create);
-    retain
-}
-
 impl Write<'_> {
     fn target(&self) -> ObjectRef {
         match self {
-            Write::Retain(pv) | Write::CreatePv(pv) => {
-                ObjectRef::pv(pv.metadata.name.as_deref().unwrap_or(""))
-            }
-            Write::CreateClaim(pvc) => ObjectRef {
-                kind: "PersistentVolumeClaim".into(),
-                namespace: pvc.metadata.namespace.clone(),
-                name: pvc.metadata.name.clone().unwrap_or_default(),
-            },
+            Write::Retain { name, .. } | Write::DeletePv { name, .. } => ObjectRef::pv(name),
+            Write::CreatePv(pv) => ObjectRef::pv(pv.metadata.name.as_deref().unwrap_or("")),
+            Write::CreateClaim(pvc) => claim_ref(
+                pvc.metadata.namespace.as_deref().unwrap_or(""),
+                pvc.metadata.name.as_deref().unwrap_or(""),
+            ),
+            Write::DeleteClaim {
+                namespace, name, ..
+            } => claim_ref(namespace, name),
         }
     }
 
     fn action(&self) -> &'static str {
         match self {
-            Write::Retain(_) => "set-retain",
+            Write::Retain { .. } => "set-retain",
             Write::CreatePv(_) | Write::CreateClaim(_) => "create",
+            Write::DeleteClaim { .. } | Write::DeletePv { .. } => "delete",
         }
     }
 
-    /// The request body: the merge patch, or the object created.
+    /// The request body: the merge patch, the object created, or the delete options.
     fn body(&self) -> Value {
         match self {
-            Write::Retain(_) => retain_patch(None),
+            Write::Retain { remember, .. } => retain_patch(*remember, None),
             Write::CreatePv(pv) => serde_json::to_value(pv).unwrap_or(Value::Null),
             Write::CreateClaim(pvc) => serde_json::to_value(pvc).unwrap_or(Value::Null),
+            Write::DeleteClaim { uid, .. } | Write::DeletePv { uid, .. } => {
+                json!({"preconditions": {"uid": uid}})
+            }
         }
+    }
+}
+
+fn claim_ref(namespace: &str, name: &str) -> ObjectRef {
+    ObjectRef {
+        kind: "PersistentVolumeClaim".into(),
+        namespace: Some(namespace.to_owned()),
+        name: name.to_owned(),
     }
 }
 
 /// The merge patch that switches a PV to `Retain`; with a resource version, the
 /// server refuses it when the PV changed since it was read.
-fn retain_patch(resource_version: Option<&str>) -> Value {
-    let mut patch = json!({
-        "metadata": {"annotations": {ANN_ORIGINAL_POLICY: "Delete"}},
-        "spec": {"persistentVolumeReclaimPolicy": "Retain"},
-    });
+fn retain_patch(remember: bool, resource_version: Option<&str>) -> Value {
+    let mut patch = json!({"spec": {"persistentVolumeReclaimPolicy": "Retain"}});
+    if remember {
+        patch["metadata"] = json!({"annotations": {ANN_ORIGINAL_POLICY: "Delete"}});
+    }
     if let Some(rv) = resource_version {
         patch["metadata"]["resourceVersion"] = json!(rv);
     }
@@ -163,24 +201,20 @@ async fn step(
     target: &Target<'_>,
 ) -> anyhow::Result<()> {
     let object = write.target();
+    let gone = || format!("{object} is gone since the cluster was read");
+    let replaced = || format!("{object} was replaced since the cluster was read (another uid)");
     let pvs: Api<PersistentVolume> = Api::all(target.client.clone());
     let (before, resource_version, patch) = match write {
-        Write::Retain(pv) => {
-            let name = pv.metadata.name.as_deref().unwrap_or("");
-            let live = pvs
-                .get_opt(name)
-                .await
-                .with_context(|| format!("cannot read {object}"))?
-                .with_context(|| format!("{object} is gone since the cluster was read"))?;
-            if live.metadata.uid != target.source_uid {
-                anyhow::bail!("{object} was replaced since the cluster was read (another uid)");
-            }
+        Write::Retain {
+            name,
+            uid,
+            remember,
+        } => {
+            let live = pvs.get_opt(name).await?.with_context(gone)?;
+            anyhow::ensure!(live.metadata.uid == *uid, replaced());
             let rv = live.metadata.resource_version.clone();
-            (
-                Some(trimmed(&live)),
-                rv.clone(),
-                retain_patch(rv.as_deref()),
-            )
+            let patch = retain_patch(*remember, rv.as_deref());
+            (Some(trimmed(&live)), rv, patch)
         }
         Write::CreatePv(pv) => {
             let name = pv.metadata.name.as_deref().unwrap_or("");
@@ -198,6 +232,36 @@ async fn step(
                 anyhow::bail!("{object} appeared since the cluster was read");
             }
             (None, None, write.body())
+        }
+        Write::DeleteClaim {
+            namespace,
+            name,
+            uid,
+        } => {
+            let claims: Api<PersistentVolumeClaim> =
+                Api::namespaced(target.client.clone(), namespace);
+            let mut live = claims.get_opt(name).await?.with_context(gone)?;
+            anyhow::ensure!(live.metadata.uid == *uid, replaced());
+            live.metadata.managed_fields = None;
+            let rv = live.metadata.resource_version.clone();
+            let before = serde_json::to_value(&live).ok();
+            (before, rv, write.body())
+        }
+        Write::DeletePv { name, uid } => {
+            let live = pvs.get_opt(name).await?.with_context(gone)?;
+            anyhow::ensure!(live.metadata.uid == *uid, replaced());
+            // Deleting a released PV on Delete would make the provisioner delete its
+            // storage: the policy is read again, right before the delete.
+            let policy = live
+                .spec
+                .as_ref()
+                .and_then(|s| s.persistent_volume_reclaim_policy.as_deref());
+            anyhow::ensure!(
+                policy == Some("Retain"),
+                "{object} is no longer on Retain ({policy:?}): not deleting it"
+            );
+            let rv = live.metadata.resource_version.clone();
+            (Some(trimmed(&live)), rv, write.body())
         }
     };
     let entry = Entry {
@@ -232,24 +296,42 @@ async fn step(
 
 async fn send(write: &Write<'_>, patch: &Value, client: &Client) -> Result<(), kube::Error> {
     let post = PostParams::default();
+    let pvs: Api<PersistentVolume> = Api::all(client.clone());
+    let claims = |namespace: &str| -> Api<PersistentVolumeClaim> {
+        Api::namespaced(client.clone(), namespace)
+    };
     match write {
-        Write::Retain(pv) => {
-            let api: Api<PersistentVolume> = Api::all(client.clone());
-            let name = pv.metadata.name.as_deref().unwrap_or("");
-            api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
-                .await
-                .map(drop)
-        }
-        Write::CreatePv(pv) => {
-            let api: Api<PersistentVolume> = Api::all(client.clone());
-            api.create(&post, pv).await.map(drop)
-        }
+        Write::Retain { name, .. } => pvs
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .map(drop),
+        Write::CreatePv(pv) => pvs.create(&post, pv).await.map(drop),
         Write::CreateClaim(pvc) => {
             let namespace = pvc.metadata.namespace.as_deref().unwrap_or("");
-            let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
-            api.create(&post, pvc).await.map(drop)
+            claims(namespace).create(&post, pvc).await.map(drop)
         }
+        Write::DeleteClaim {
+            namespace,
+            name,
+            uid,
+        } => claims(namespace)
+            .delete(name, &delete_params(uid))
+            .await
+            .map(drop),
+        Write::DeletePv { name, uid } => pvs.delete(name, &delete_params(uid)).await.map(drop),
     }
+}
+
+/// Delete options that refuse to delete another object of the same name.
+fn delete_params(uid: &Option<String>) -> DeleteParams {
+    let mut params = DeleteParams::default();
+    if let Some(uid) = uid {
+        params = params.preconditions(Preconditions {
+            uid: Some(uid.clone()),
+            resource_version: None,
+        });
+    }
+    params
 }
 
 /// The object as the journal keeps it: without `managedFields`.
