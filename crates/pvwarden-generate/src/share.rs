@@ -13,7 +13,10 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeSpec};
+use k8s_openapi::api::core::v1::{
+    CSIPersistentVolumeSource, PersistentVolume, PersistentVolumeSpec,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pvwarden_domain::driver::CephKind;
 
@@ -65,83 +68,213 @@ const RBD_KEPT: &[&str] = &[
     "unmapOptions",
 ];
 
+/// The source PV, read and checked.
+struct Source<'a> {
+    pv: &'a PersistentVolume,
+    name: String,
+    spec: &'a PersistentVolumeSpec,
+    csi: &'a CSIPersistentVolumeSource,
+    kind: CephKind,
+    attributes: BTreeMap<String, String>,
+    cluster_id: String,
+    capacity: Quantity,
+}
+
+/// The names of the new objects.
+struct Names {
+    namespace: String,
+    claim: String,
+    pv: String,
+}
+
+/// What the share mounts, and how.
+struct Mount {
+    handle: String,
+    /// One sentence on where the data is.
+    location: String,
+    attributes: BTreeMap<String, String>,
+}
+
 /// Plans a share of `request.source` into `request.namespace`.
 ///
 /// # Errors
 ///
 /// Returns an [`Error`] saying why the share would not be safe or valid.
 pub fn plan(request: &Request<'_>, existing: &Existing<'_>) -> Result<Plan, Error> {
-    let source = request.source;
-    let source_name = source.metadata.name.clone().unwrap_or_default();
-    let spec = source.spec.as_ref().ok_or_else(|| Error::Missing {
-        pv: source_name.clone(),
-        field: "spec",
-        why: "the share copies its capacity, access modes and volume source",
-    })?;
-    let csi = spec.csi.as_ref().ok_or_else(|| Error::NotCsi {
-        pv: source_name.clone(),
-    })?;
-    let kind = match CephKind::from_driver(&csi.driver) {
-        Some(kind @ (CephKind::Cephfs | CephKind::Rbd)) => kind,
-        _ => {
-            return Err(Error::NotCeph {
-                pv: source_name,
-                driver: csi.driver.clone(),
-            })
-        }
-    };
-    if source.metadata.deletion_timestamp.is_some() {
-        return Err(Error::SourceDeleting { pv: source_name });
-    }
-    if let Some(original) = annotation(&source.metadata, ANN_SOURCE) {
-        return Err(Error::SourceIsShare {
-            pv: source_name,
-            source_pv: original.to_owned(),
-        });
-    }
-    let attributes = csi.volume_attributes.clone().unwrap_or_default();
-    let cluster_id = attributes.get("clusterID").ok_or_else(|| Error::Missing {
-        pv: source_name.clone(),
-        field: "spec.csi.volumeAttributes.clusterID",
-        why: "ceph-csi finds the Ceph cluster of a static volume by it",
-    })?;
-    let capacity = spec
-        .capacity
-        .as_ref()
-        .and_then(|c| c.get("storage"))
-        .cloned()
-        .ok_or_else(|| Error::Missing {
-            pv: source_name.clone(),
-            field: "spec.capacity.storage",
-            why: "the share and its claim must ask for the same size to bind",
-        })?;
+    let source = Source::read(request.source)?;
+    let names = names(request, &source)?;
+    let access_modes = access_modes(source.kind, &source.name, source.spec, request.read_only)?;
+    let mount = mount(&source, request, &names.pv)?;
+    let driver = &source.csi.driver;
+    existing.check_free(
+        &names.pv,
+        &names.namespace,
+        &names.claim,
+        driver,
+        &mount.handle,
+    )?;
+    let secret = secret::choose(
+        source.kind,
+        &source.name,
+        request.node_stage_secret.as_ref(),
+        source_secret(source.csi).as_ref(),
+    )?;
 
-    let source_claim = spec.claim_ref.as_ref();
+    let mut labels = BTreeMap::new();
+    if names::is_label_value(&source.name) {
+        labels.insert(LABEL_SOURCE.to_owned(), source.name.clone());
+    }
+    let share_pv = StaticPv {
+        name: names.pv.clone(),
+        namespace: names.namespace.clone(),
+        claim_name: names.claim.clone(),
+        labels,
+        annotations: BTreeMap::from([(ANN_SOURCE.to_owned(), source.name.clone())]),
+        capacity: source.capacity.clone(),
+        access_modes,
+        storage_class: source.spec.storage_class_name.clone().unwrap_or_default(),
+        volume_mode: source.spec.volume_mode.clone(),
+        mount_options: source.spec.mount_options.clone(),
+        driver: driver.clone(),
+        handle: mount.handle.clone(),
+        attributes: mount.attributes.clone(),
+        fs_type: source.csi.fs_type.clone(),
+        read_only: request.read_only,
+        node_stage_secret: secret.reference.clone(),
+    }
+    .build();
+    let claim = volume::claim(&share_pv);
+
+    let source_switched = source.spec.persistent_volume_reclaim_policy.as_deref() == Some("Delete");
+    let mut documents = Vec::new();
+    if source_switched {
+        documents.push(source_change(&source));
+    }
+    documents.push(Document {
+        comments: share_comments(&source, &names, &mount, &secret.requirement),
+        manifest: Manifest::Volume(Box::new(share_pv)),
+    });
+    documents.push(Document {
+        comments: vec![format!(
+            "The claim for namespace {}: it binds only to PV {} (volumeName), with the same \
+             class, size, access modes and volume mode.",
+            names.namespace, names.pv
+        )],
+        manifest: Manifest::Claim(Box::new(claim)),
+    });
+    Ok(Plan {
+        documents,
+        requirements: vec![secret.requirement],
+        pv_name: names.pv,
+        claim: format!("{}/{}", names.namespace, names.claim),
+        source_switched,
+    })
+}
+
+impl<'a> Source<'a> {
+    /// Checks that `pv` can be shared at all, and keeps what the share needs.
+    fn read(pv: &'a PersistentVolume) -> Result<Source<'a>, Error> {
+        let name = pv.metadata.name.clone().unwrap_or_default();
+        let missing = |field, why| Error::Missing {
+            pv: name.clone(),
+            field,
+            why,
+        };
+        let spec = pv.spec.as_ref().ok_or_else(|| {
+            missing(
+                "spec",
+                "the share copies its capacity, access modes and volume source",
+            )
+        })?;
+        let csi = spec
+            .csi
+            .as_ref()
+            .ok_or_else(|| Error::NotCsi { pv: name.clone() })?;
+        let kind = match CephKind::from_driver(&csi.driver) {
+            Some(kind @ (CephKind::Cephfs | CephKind::Rbd)) => kind,
+            _ => {
+                return Err(Error::NotCeph {
+                    pv: name,
+                    driver: csi.driver.clone(),
+                })
+            }
+        };
+        if pv.metadata.deletion_timestamp.is_some() {
+            return Err(Error::SourceDeleting { pv: name });
+        }
+        if let Some(original) = annotation(&pv.metadata, ANN_SOURCE) {
+            return Err(Error::SourceIsShare {
+                pv: name,
+                source_pv: original.to_owned(),
+            });
+        }
+        let attributes = csi.volume_attributes.clone().unwrap_or_default();
+        let cluster_id = attributes.get("clusterID").cloned().ok_or_else(|| {
+            missing(
+                "spec.csi.volumeAttributes.clusterID",
+                "ceph-csi finds the Ceph cluster of a static volume by it",
+            )
+        })?;
+        let capacity = spec
+            .capacity
+            .as_ref()
+            .and_then(|c| c.get("storage"))
+            .cloned()
+            .ok_or_else(|| {
+                missing(
+                    "spec.capacity.storage",
+                    "the share and its claim must ask for the same size to bind",
+                )
+            })?;
+        Ok(Source {
+            pv,
+            name,
+            spec,
+            csi,
+            kind,
+            attributes,
+            cluster_id,
+            capacity,
+        })
+    }
+}
+
+/// The namespace, claim and PV names, defaulted and checked.
+fn names(request: &Request<'_>, source: &Source<'_>) -> Result<Names, Error> {
     let namespace = request.namespace.clone();
     names::label("the namespace", &namespace)?;
+    let source_claim = source.spec.claim_ref.as_ref();
     if let Some(claim) = source_claim {
         if claim.namespace.as_deref() == Some(namespace.as_str()) {
             return Err(Error::SameNamespace {
-                pv: source_name,
+                pv: source.name.clone(),
                 namespace,
                 claim: claim.name.clone().unwrap_or_default(),
             });
         }
     }
-    let claim_name = request
+    let claim = request
         .claim_name
         .clone()
         .or_else(|| source_claim.and_then(|c| c.name.clone()))
-        .unwrap_or_else(|| source_name.clone());
-    names::subdomain("the claim name", &claim_name)?;
-    let pv_name = request
+        .unwrap_or_else(|| source.name.clone());
+    names::subdomain("the claim name", &claim)?;
+    let pv = request
         .pv_name
         .clone()
-        .unwrap_or_else(|| format!("share-{namespace}-{claim_name}"));
-    names::subdomain("the PV name", &pv_name)?;
+        .unwrap_or_else(|| format!("share-{namespace}-{claim}"));
+    names::subdomain("the PV name", &pv)?;
+    Ok(Names {
+        namespace,
+        claim,
+        pv,
+    })
+}
 
-    let access_modes = access_modes(kind, &source_name, spec, request.read_only)?;
-    let (volume_handle, location, kept, root) = match kind {
+/// The share's handle and attributes: only what the node plugin reads to mount.
+fn mount(source: &Source<'_>, request: &Request<'_>, pv_name: &str) -> Result<Mount, Error> {
+    let attributes = &source.attributes;
+    let (handle, location, kept, root) = match source.kind {
         CephKind::Rbd => {
             // ceph-csi mounts a static RBD volume by taking its handle as the image name;
             // a static source's handle is that name already, and then the share would
@@ -149,42 +282,23 @@ pub fn plan(request: &Request<'_>, existing: &Existing<'_>) -> Result<Plan, Erro
             let is_static = attributes.get("staticVolume").is_some_and(|v| v == "true");
             let image = attributes
                 .get("imageName")
-                .or(is_static.then_some(&csi.volume_handle))
+                .or(is_static.then_some(&source.csi.volume_handle))
                 .ok_or_else(|| Error::Missing {
-                    pv: source_name.clone(),
+                    pv: source.name.clone(),
                     field: "spec.csi.volumeAttributes.imageName",
                     why: "a static RBD volume's handle is its image name",
                 })?;
-            handle::check(kind, image)?;
-            let location = format!("image {image} in pool {}", attr(&attributes, "pool"));
+            handle::check(source.kind, image)?;
+            let location = format!("image {image} in pool {}", attr(attributes, "pool"));
             (image.clone(), location, RBD_KEPT, None)
         }
         CephKind::Cephfs | CephKind::Nfs => {
-            let root =
-                root_path::resolve(&source_name, &attributes, request.ceph_root_path.as_deref())?;
-            let h = handle::for_pv(kind, &pv_name)?;
-            (h, root.explain(), CEPHFS_KEPT, Some(root))
+            let ceph = request.ceph_root_path.as_deref();
+            let root = root_path::resolve(&source.name, attributes, ceph)?;
+            let handle = handle::for_pv(source.kind, pv_name)?;
+            (handle, root.explain(), CEPHFS_KEPT, Some(root))
         }
     };
-    existing.check_free(
-        &pv_name,
-        &namespace,
-        &claim_name,
-        &csi.driver,
-        &volume_handle,
-    )?;
-
-    let source_secret = csi.node_stage_secret_ref.as_ref().map(|s| SecretRef {
-        namespace: s.namespace.clone().unwrap_or_default(),
-        name: s.name.clone().unwrap_or_default(),
-    });
-    let node_secret = secret::choose(
-        kind,
-        &source_name,
-        request.node_stage_secret.as_ref(),
-        source_secret.as_ref(),
-    )?;
-
     let mut share_attributes: BTreeMap<String, String> = kept
         .iter()
         .filter_map(|k| attributes.get(*k).map(|v| ((*k).to_owned(), v.clone())))
@@ -193,86 +307,64 @@ pub fn plan(request: &Request<'_>, existing: &Existing<'_>) -> Result<Plan, Erro
     if let Some(RootPath { path, .. }) = root {
         share_attributes.insert("rootPath".into(), path);
     }
-
-    let mut labels = BTreeMap::new();
-    if names::is_label_value(&source_name) {
-        labels.insert(LABEL_SOURCE.to_owned(), source_name.clone());
-    }
-    let annotations = BTreeMap::from([(ANN_SOURCE.to_owned(), source_name.clone())]);
-
-    let share_pv = StaticPv {
-        name: pv_name.clone(),
-        namespace: namespace.clone(),
-        claim_name: claim_name.clone(),
-        labels,
-        annotations,
-        capacity,
-        access_modes,
-        storage_class: spec.storage_class_name.clone().unwrap_or_default(),
-        volume_mode: spec.volume_mode.clone(),
-        mount_options: spec.mount_options.clone(),
-        driver: csi.driver.clone(),
-        handle: volume_handle.clone(),
+    Ok(Mount {
+        handle,
+        location,
         attributes: share_attributes,
-        fs_type: csi.fs_type.clone(),
-        read_only: request.read_only,
-        node_stage_secret: node_secret.reference.clone(),
-    }
-    .build();
-    let claim = volume::claim(&share_pv);
+    })
+}
 
-    let mut documents = Vec::new();
-    let policy = spec.persistent_volume_reclaim_policy.as_deref();
-    let source_switched = policy == Some("Delete");
-    if source_switched {
-        documents.push(Document {
-            comments: vec![format!(
-                "The source PV {source_name} changes from Delete to Retain: with Delete, \
-                 deleting its claim would make ceph-csi delete the storage this share mounts. \
-                 Keep it on Retain while any share exists; `pvwarden unshare` says when it may \
-                 go back. Only the reclaim policy and the annotation {ANN_ORIGINAL_POLICY} \
-                 (which remembers the old policy) differ from the live object. Equivalent: \
-                 kubectl patch pv {source_name} -p \
-                 '{{\"spec\":{{\"persistentVolumeReclaimPolicy\":\"Retain\"}}}}'"
-            )],
-            manifest: Manifest::Volume(Box::new(retained(source))),
-        });
+fn source_secret(csi: &CSIPersistentVolumeSource) -> Option<SecretRef> {
+    csi.node_stage_secret_ref.as_ref().map(|s| SecretRef {
+        namespace: s.namespace.clone().unwrap_or_default(),
+        name: s.name.clone().unwrap_or_default(),
+    })
+}
+
+/// The source switched to `Retain`, with the reason.
+fn source_change(source: &Source<'_>) -> Document {
+    let name = &source.name;
+    Document {
+        comments: vec![format!(
+            "The source PV {name} changes from Delete to Retain: with Delete, deleting its \
+             claim would make ceph-csi delete the storage this share mounts. Keep it on Retain \
+             while any share exists; `pvwarden unshare` says when it may go back. Only the \
+             reclaim policy and the annotation {ANN_ORIGINAL_POLICY} (which remembers the old \
+             policy) differ from the live object. Equivalent: kubectl patch pv {name} -p \
+             '{{\"spec\":{{\"persistentVolumeReclaimPolicy\":\"Retain\"}}}}'"
+        )],
+        manifest: Manifest::Volume(Box::new(retained(source.pv))),
     }
-    let mut pv_comments = vec![
+}
+
+/// Why the share PV is written as it is.
+fn share_comments(
+    source: &Source<'_>,
+    names: &Names,
+    mount: &Mount,
+    requirement: &str,
+) -> Vec<String> {
+    let mut comments = vec![
         format!(
-            "A static share of PV {source_name} for namespace {namespace}: Retain, \
-             staticVolume, and the handle {volume_handle}, which no ceph-csi release can read \
-             as a volume id, so that no deletion of this PV, even after a switch to Delete, \
-             can reach the shared storage."
+            "A static share of PV {} for namespace {}: Retain, staticVolume, and the handle \
+             {}, which no ceph-csi release can read as a volume id, so that no deletion of \
+             this PV, even after a switch to Delete, can reach the shared storage.",
+            source.name, names.namespace, mount.handle
         ),
-        format!("It mounts, in Ceph cluster {cluster_id}: {location}"),
-        node_secret.requirement.clone(),
+        format!(
+            "It mounts, in Ceph cluster {}: {}",
+            source.cluster_id, mount.location
+        ),
+        requirement.to_owned(),
     ];
-    if kind == CephKind::Rbd {
-        pv_comments.push(
+    if source.kind == CephKind::Rbd {
+        comments.push(
             "Read-only: an RBD image can have only one writer; the source's pods must not \
              write while this share is mounted, or readers see a filesystem changing under them."
                 .into(),
         );
     }
-    documents.push(Document {
-        comments: pv_comments,
-        manifest: Manifest::Volume(Box::new(share_pv)),
-    });
-    documents.push(Document {
-        comments: vec![format!(
-            "The claim for namespace {namespace}: it binds only to PV {pv_name} (volumeName), \
-             with the same class, size, access modes and volume mode."
-        )],
-        manifest: Manifest::Claim(Box::new(claim)),
-    });
-    Ok(Plan {
-        documents,
-        requirements: vec![node_secret.requirement],
-        pv_name,
-        claim: format!("{namespace}/{claim_name}"),
-        source_switched,
-    })
+    comments
 }
 
 fn attr<'a>(attributes: &'a BTreeMap<String, String>, key: &str) -> &'a str {

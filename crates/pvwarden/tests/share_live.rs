@@ -386,6 +386,7 @@ fn apply_journals_every_change_and_the_share_binds_and_goes() {
 fn a_share_flipped_to_delete_hangs_live_and_the_data_stays() {
     use k8s_openapi::api::core::v1::Event;
     use kube::api::{DeleteParams, ListParams};
+    use pvwarden_domain::facts::PROVISIONER_FINALIZER;
     use pvwarden_testkit::actor::backend::{Backend, Inventory};
 
     let fixture = repo("crates/pvwarden/tests/data/share-source.yaml");
@@ -414,19 +415,36 @@ fn a_share_flipped_to_delete_hangs_live_and_the_data_stays() {
     let pvs: Api<PersistentVolume> = Api::all(cluster.client.clone());
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(cluster.client.clone(), "team-b");
     let flip = serde_json::json!({"spec": {"persistentVolumeReclaimPolicy": "Delete"}});
-    cluster.runtime.block_on(async {
-        pvs.patch(
+    cluster
+        .runtime
+        .block_on(pvs.patch(
             "share-team-b-media",
             &PatchParams::default(),
             &Patch::Merge(&flip),
-        )
-        .await
+        ))
         .unwrap();
-        claims
-            .delete("media", &DeleteParams::default())
-            .await
+    // Time passes: the provisioner takes the bound Delete PV as its own (its finalizer)
+    // before the claim goes, as it would in a cluster.
+    let start = Instant::now();
+    loop {
+        let share = cluster
+            .runtime
+            .block_on(pvs.get("share-team-b-media"))
             .unwrap();
-    });
+        let finalizers = share.metadata.finalizers.unwrap_or_default();
+        if finalizers.iter().any(|f| f == PROVISIONER_FINALIZER) {
+            break;
+        }
+        assert!(
+            start.elapsed() < BIND_TIMEOUT,
+            "no provisioner finalizer: {finalizers:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cluster
+        .runtime
+        .block_on(claims.delete("media", &DeleteParams::default()))
+        .unwrap();
 
     // The provisioner's delete call fails, over and over; the PV stays.
     let events: Api<Event> = Api::namespaced(cluster.client.clone(), "default");
