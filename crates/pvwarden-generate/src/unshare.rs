@@ -52,7 +52,8 @@ impl Action {
     pub fn command(&self) -> String {
         match self {
             Action::Retain { pv } => format!(
-                "kubectl patch pv {pv} -p '{{\"spec\":{{\"persistentVolumeReclaimPolicy\":\"Retain\"}}}}'"
+                "kubectl patch pv {pv} -p \
+                 '{{\"spec\":{{\"persistentVolumeReclaimPolicy\":\"Retain\"}}}}'"
             ),
             Action::DeleteClaim { namespace, name } => {
                 format!("kubectl delete pvc --namespace {namespace} {name} --wait")
@@ -190,7 +191,9 @@ fn advice(request: &Request<'_>) -> (String, Option<String>) {
         .and_then(|s| s.persistent_volume_reclaim_policy.as_deref());
     if was_delete && policy == Some("Retain") {
         let command = format!(
-            "kubectl patch pv {source_name} -p '{{\"spec\":{{\"persistentVolumeReclaimPolicy\":\"Delete\"}},\"metadata\":{{\"annotations\":{{\"{ANN_ORIGINAL_POLICY}\":null}}}}}}'"
+            "kubectl patch pv {source_name} -p \
+             '{{\"spec\":{{\"persistentVolumeReclaimPolicy\":\"Delete\"}},\
+             \"metadata\":{{\"annotations\":{{\"{ANN_ORIGINAL_POLICY}\":null}}}}}}'"
         );
         return (
             format!(

@@ -398,7 +398,10 @@ fn a_share_flipped_to_delete_hangs_live_and_the_data_stays() {
         "volumes": [{
             "driver": "rook-ceph.cephfs.csi.ceph.com", "id": handle,
             "kind": "cephfs-subvolume", "cluster": "rook-ceph", "pool": "myfs",
-            "path": "/volumes/csi/csi-vol-3c8e1d52-6f0a-4e27-b9d4-8a2c5e7f1b03/7e2b9a14-0c5d-4f86-a3e1-6d9b2c8f4a57",
+            "path": concat!(
+                "/volumes/csi/csi-vol-3c8e1d52-6f0a-4e27-b9d4-8a2c5e7f1b03/",
+                "7e2b9a14-0c5d-4f86-a3e1-6d9b2c8f4a57"
+            ),
             "journal": true, "exists": true
         }],
         "pools": [{"cluster": "rook-ceph", "name": "myfs", "id": 1, "exists": true}]
