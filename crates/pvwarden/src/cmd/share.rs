@@ -124,16 +124,9 @@ pub fn run(args: &ShareArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if args.apply {
         let source_uid = source.metadata.uid.clone();
-        let (run, journal) = load::runtime()?.block_on(async {
-            let cluster = pvwarden_kube::Cluster::connect(&args.cluster.options()).await?;
-            let target = apply::Target {
-                journal: args.journal.clone(),
-                client: cluster.client(),
-                context: cluster.context(),
-                command: format!("share {} --to-namespace {}", args.pv, args.to_namespace),
-            };
-            apply::apply(&apply::share_writes(&plan, source_uid), &target).await
-        })?;
+        let command = format!("share {} --to-namespace {}", args.pv, args.to_namespace);
+        let writes = apply::share_writes(&plan, source_uid);
+        let (run, journal) = apply::run(&args.cluster, args.journal.clone(), command, &writes)?;
         for document in &plan.documents {
             writeln!(out, "applied {}", document.manifest.describe())?;
         }
@@ -248,16 +241,8 @@ pub fn unshare(args: &UnshareArgs) -> anyhow::Result<ExitCode> {
             },
         })
         .collect();
-    let (run, journal) = load::runtime()?.block_on(async {
-        let cluster = pvwarden_kube::Cluster::connect(&args.cluster.options()).await?;
-        let target = apply::Target {
-            journal: args.journal.clone(),
-            client: cluster.client(),
-            context: cluster.context(),
-            command: format!("unshare {}", args.name),
-        };
-        apply::apply(&writes, &target).await
-    })?;
+    let command = format!("unshare {}", args.name);
+    let (run, journal) = apply::run(&args.cluster, args.journal.clone(), command, &writes)?;
     for step in &plan.steps {
         writeln!(out, "done, the equivalent of: {}", step.action.command())?;
     }

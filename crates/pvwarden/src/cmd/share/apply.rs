@@ -23,16 +23,36 @@ use pvwarden_journal::{
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+/// Connects to the cluster of `cluster` and makes the writes, journaled in
+/// `journal` (or the default file); returns the run's id and the journal path.
+pub fn run(
+    cluster: &crate::cli::ClusterArgs,
+    journal: Option<PathBuf>,
+    command: String,
+    writes: &[Write<'_>],
+) -> anyhow::Result<(RunId, PathBuf)> {
+    crate::load::runtime()?.block_on(async {
+        let cluster = pvwarden_kube::Cluster::connect(&cluster.options()).await?;
+        let target = Target {
+            journal,
+            client: cluster.client(),
+            context: cluster.context(),
+            command,
+        };
+        apply(writes, &target).await
+    })
+}
+
 /// Who applies, and where.
-pub struct Target<'a> {
+struct Target<'a> {
     /// The journal file, if given.
-    pub journal: Option<PathBuf>,
+    journal: Option<PathBuf>,
     /// The cluster's client.
-    pub client: &'a Client,
+    client: &'a Client,
     /// The kubeconfig context.
-    pub context: &'a str,
+    context: &'a str,
     /// The command line, for the journal.
-    pub command: String,
+    command: String,
 }
 
 /// One write of a run.
@@ -90,7 +110,7 @@ pub fn share_writes(plan: &Plan, source_uid: Option<String>) -> Vec<Write<'_>> {
 }
 
 /// Opens the journal and makes the writes in order; returns the run's id and the journal path.
-pub async fn apply(writes: &[Write<'_>], target: &Target<'_>) -> anyhow::Result<(RunId, PathBuf)> {
+async fn apply(writes: &[Write<'_>], target: &Target<'_>) -> anyhow::Result<(RunId, PathBuf)> {
     let path = target
         .journal
         .clone()
