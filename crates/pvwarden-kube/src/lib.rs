@@ -124,6 +124,11 @@ impl Cluster {
         self
     }
 
+    /// The API client, for front ends that watch (a controller) or write (repairs).
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
     /// The name of the kubeconfig context, or `in-cluster`.
     pub fn context(&self) -> &str {
         &self.context
@@ -133,11 +138,6 @@ impl Cluster {
     /// the service account's namespace in a pod; what journals record as the operator.
     pub fn user(&self) -> &str {
         &self.user
-    }
-
-    /// The API client, for front ends that write (repairs) as well as read.
-    pub fn client(&self) -> &kube::Client {
-        &self.client
     }
 
     /// The API server's version (`GET /version`), asked once and remembered.

@@ -8,6 +8,8 @@ use pvwarden_domain::version::Version;
 
 mod repair;
 pub use self::repair::*;
+mod generate;
+pub use self::generate::*;
 
 /// Predicts what deleting each Kubernetes volume will do, explains stuck ones,
 /// and says how to get out safely.
@@ -43,6 +45,12 @@ pub enum Command {
     Journal(JournalArgs),
     /// Takes back what a repair run changed.
     Undo(UndoArgs),
+    /// Writes a safe static share of a PV for another namespace, as a YAML stream.
+    Share(ShareArgs),
+    /// Says how to remove a share without touching its storage, as a shell script.
+    Unshare(UnshareArgs),
+    /// Writes a static PV and claim for an existing CephFS directory or RBD image.
+    Static(StaticArgs),
 }
 
 /// Where the objects come from, and the assumptions about the cluster's software.

@@ -10,7 +10,9 @@ mod decode;
 mod explain;
 mod rbac;
 mod repair;
+mod share;
 mod snapshot;
+mod static_volume;
 
 /// Runs one subcommand.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -24,6 +26,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Prune(args) => repair::prune(&args),
         Command::Journal(args) => repair::journal(&args),
         Command::Undo(args) => repair::undo(&args),
+        Command::Share(args) => share::run(&args),
+        Command::Unshare(args) => share::unshare(&args),
+        Command::Static(args) => static_volume::run(&args),
         Command::Rules => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -115,6 +115,31 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<Loaded> {
     })
 }
 
+/// Reads the named paths, or the cluster when none is named, handing every
+/// object to `sink` whole (not as facts), for the verbs that write objects.
+///
+/// Returns the input errors, each naming the file, line, object and field, and
+/// the warnings (for a cluster: the kinds left out for want of a permission).
+pub fn objects(
+    paths: &[PathBuf],
+    cluster: &ClusterArgs,
+    sink: &mut dyn FnMut(Located<Object>),
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    if paths.is_empty() {
+        let read = runtime()?.block_on(read_cluster_into(cluster, sink))?;
+        let warnings = read.degraded.iter().map(|d| format!("partial read: {d}"));
+        return Ok((read.errors.clone(), warnings.collect()));
+    }
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    Reader::new().read_paths(paths, &mut |item| match item {
+        Ok(located) => sink(located),
+        Err(err @ pvwarden_manifest::Error::Empty { .. }) => warnings.push(err.to_string()),
+        Err(err) => errors.push(chain(&err)),
+    });
+    Ok((errors, warnings))
+}
+
 /// A runtime for the cluster client, on this thread only.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()

@@ -17,4 +17,5 @@ mod input;
 mod regressions;
 mod robustness;
 mod rules;
+mod share;
 mod silencing;
