@@ -6,6 +6,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use pvwarden_domain::rule::Severity;
 use pvwarden_domain::version::Version;
 
+mod ceph;
+pub use self::ceph::*;
+
 /// Predicts what deleting each Kubernetes volume will do, explains stuck ones,
 /// and says how to get out safely.
 #[derive(Debug, Parser)]
@@ -32,6 +35,8 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Lists the rules with their ids, severities and summaries.
     Rules,
+    /// The Ceph storage behind ceph-csi volumes: audit, inventory, clean.
+    Ceph(CephArgs),
 }
 
 /// Where the objects come from, and the assumptions about the cluster's software.

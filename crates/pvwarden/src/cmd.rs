@@ -6,6 +6,7 @@ use crate::cli::Command;
 
 pub mod audit;
 pub use self::audit as audit_summary;
+mod ceph;
 mod decode;
 mod explain;
 mod rbac;
@@ -19,6 +20,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Decode(args) => decode::run(&args),
         Command::Snapshot(args) => snapshot::run(&args),
         Command::Rbac(args) => rbac::run(&args),
+        Command::Ceph(args) => ceph::run(args),
         Command::Rules => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -1,0 +1,262 @@
+//! `pvwarden ceph`: the Ceph storage behind ceph-csi volumes.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use pvwarden_ceph::clean::{self, Options, Plan};
+use pvwarden_ceph::inventory::CephInventory;
+use pvwarden_ceph::join::StorageReport;
+use pvwarden_ceph::report;
+use pvwarden_domain::storage::StorageFacts;
+use pvwarden_domain::verdict::OnDelete;
+
+use crate::cli::{
+    CephAccess, CephArgs, CephAuditArgs, CephCleanArgs, CephCommand, CephInventoryArgs, ModelArgs,
+};
+use crate::cmd::audit::{self, Storage};
+use crate::load::load;
+use crate::output::{Section, SectionFinding};
+
+/// Runs one `ceph` verb.
+pub fn run(args: CephArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        CephCommand::Audit(args) => run_audit(&args),
+        CephCommand::Inventory(args) => run_inventory(&args),
+        CephCommand::Clean(args) => run_clean(&args),
+    }
+}
+
+/// Reads the inventory from the dump, or from the live cluster.
+fn read_inventory(access: &CephAccess) -> anyhow::Result<(CephInventory, String)> {
+    let (mut inventory, source) = match &access.inventory {
+        Some(path) => (CephInventory::read(path)?, path.display().to_string()),
+        None => {
+            let inventory = live::read(access)?;
+            let source = format!("ceph:{}", inventory.fsid);
+            (inventory, source)
+        }
+    };
+    if !access.cluster_id.is_empty() {
+        inventory.cluster_ids = access.cluster_id.clone();
+    }
+    Ok((inventory, source))
+}
+
+/// The join, as the audit takes it.
+struct CephStorage {
+    report: StorageReport,
+    facts: StorageFacts,
+    fsid: String,
+    source: String,
+}
+
+impl Storage for CephStorage {
+    fn facts(&self) -> &StorageFacts {
+        &self.facts
+    }
+
+    fn section(&self, on_delete: &dyn Fn(&str) -> Option<OnDelete>, wide: bool) -> Section {
+        let (headers, rows) = report::object_rows(&self.report, wide);
+        let (mut missing_headers, mut missing) = report::missing_rows(&self.report);
+        missing_headers.insert(2, "ON-DELETE");
+        for row in &mut missing {
+            let outcome = on_delete(&row[0]).map_or("-", |o| o.as_str());
+            row.insert(2, outcome.to_owned());
+        }
+        let findings = report::findings(&self.report, on_delete)
+            .into_iter()
+            .map(|located| SectionFinding {
+                kind: located.kind,
+                object: located.object,
+                finding: located.finding,
+            })
+            .collect();
+        let mut value = serde_json::json!({
+            "fsid": self.fsid,
+            "source": self.source,
+            "objects": self.report.objects,
+            "volumes": self.report.volumes,
+        });
+        if let Some(volumes) = value["volumes"].as_array_mut() {
+            for volume in volumes {
+                let name = volume["pv"].as_str().unwrap_or_default().to_owned();
+                volume["on_delete"] = on_delete(&name).map(|o| o.as_str()).into();
+            }
+        }
+        Section {
+            key: "storage",
+            source: self.source.clone(),
+            tables: vec![
+                ("Ceph storage:", headers, rows),
+                ("PVs whose storage is missing:", missing_headers, missing),
+            ],
+            value,
+            findings,
+        }
+    }
+}
+
+fn run_audit(args: &CephAuditArgs) -> anyhow::Result<ExitCode> {
+    audit::check_ignores(&args.audit.ignore, report::RULES)?;
+    let loaded = load(&args.audit.model)?;
+    let (inventory, source) = read_inventory(&args.access)?;
+    let report = pvwarden_ceph::join(&inventory, loaded.inventory.pvs(), loaded.settings.now);
+    tracing::debug!(
+        objects = report.objects.len(),
+        volumes = report.volumes.len(),
+        calls = inventory.calls.total(),
+        "storage joined"
+    );
+    let storage = CephStorage {
+        facts: report.storage_facts(),
+        report,
+        fsid: inventory.fsid.clone(),
+        source,
+    };
+    audit::report(&args.audit, &loaded, Some(&storage))
+}
+
+fn run_inventory(args: &CephInventoryArgs) -> anyhow::Result<ExitCode> {
+    if args.access.inventory.is_some() {
+        bail!("--inventory: `ceph inventory` reads the cluster; give --ceph-conf instead");
+    }
+    let (inventory, _) = read_inventory(&args.access)?;
+    let text = serde_json::to_string_pretty(&inventory)?;
+    if args.output.as_os_str() == "-" {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{text}")?;
+    } else {
+        std::fs::write(&args.output, format!("{text}\n"))
+            .with_context(|| format!("cannot write {}", args.output.display()))?;
+    }
+    let calls = inventory.calls;
+    eprintln!(
+        "pvwarden: read {} filesystem(s), {} RBD pool(s) in {} calls ({} mon, {} mgr, {} omap)",
+        inventory.filesystems.len(),
+        inventory.rbd_pools.len(),
+        calls.total(),
+        calls.mon,
+        calls.mgr,
+        calls.omap
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_clean(args: &CephCleanArgs) -> anyhow::Result<ExitCode> {
+    let model = ModelArgs {
+        paths: args.paths.clone(),
+        cluster: args.cluster.clone(),
+        kube_version: None,
+        provisioner_version: None,
+        honor_reclaim_policy: None,
+        ceph_csi_version: None,
+        now: None,
+        stuck_after: pvwarden_domain::evidence::DEFAULT_STUCK_AFTER,
+    };
+    let loaded = load(&model)?;
+    // A PV the input misses makes its storage look stale: plan nothing from a partial read.
+    if let Some(error) = loaded.report.errors.first() {
+        bail!("the PVs were not all read, so nothing can be called stale: {error}");
+    }
+    if let Some(warning) = loaded
+        .report
+        .warnings
+        .iter()
+        .find(|w| w.starts_with("partial"))
+    {
+        bail!("the PVs were not all read, so nothing can be called stale: {warning}");
+    }
+    let (inventory, _) = read_inventory(&args.access)?;
+    let report = pvwarden_ceph::join(&inventory, loaded.inventory.pvs(), loaded.settings.now);
+    let options = Options {
+        purge: args.purge,
+        with_snapshots: args.with_snapshots,
+    };
+    let plan = clean::plan(&report, options);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &plan)?;
+        writeln!(out)?;
+    } else {
+        write_plan(&mut out, &plan, inventory.fsid.as_str())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The plan in plain words.
+fn write_plan(out: &mut dyn Write, plan: &Plan, fsid: &str) -> std::io::Result<()> {
+    if plan.actions.is_empty() {
+        writeln!(
+            out,
+            "Nothing to clean in Ceph cluster {fsid}: no stale subvolume or image."
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Plan {} for Ceph cluster {fsid}: {} removal(s). No PV uses any of these.",
+            plan.digest,
+            plan.actions.len()
+        )?;
+        for (i, action) in plan.actions.iter().enumerate() {
+            writeln!(out, "  {}. {}", i + 1, action.describe())?;
+        }
+    }
+    if !plan.refused.is_empty() {
+        writeln!(out, "Left alone:")?;
+        for refusal in &plan.refused {
+            writeln!(out, "  - {}: {}", refusal.object, refusal.why)?;
+        }
+    }
+    if !plan.actions.is_empty() {
+        writeln!(
+            out,
+            "This is a plan only: nothing was removed. Removing storage cannot be undone \
+             (an image in the RBD trash can be restored until the trash is purged)."
+        )?;
+    }
+    Ok(())
+}
+
+/// The live read, when this binary was built with the `ceph` feature.
+#[cfg(feature = "ceph")]
+mod live {
+    use pvwarden_ceph::inventory::CephInventory;
+    use pvwarden_ceph::rados::{self, Connect, ReadOptions};
+
+    use crate::cli::CephAccess;
+
+    pub fn read(access: &CephAccess) -> anyhow::Result<CephInventory> {
+        let Some(conf) = &access.ceph_conf else {
+            anyhow::bail!(
+                "give --inventory FILE, or --ceph-conf FILE (or CEPH_CONF) to read a cluster"
+            );
+        };
+        let connect = Connect {
+            conf: conf.clone(),
+            keyring: access.keyring.clone(),
+            id: access.id.clone(),
+        };
+        let options = ReadOptions {
+            journal_instances: access.journal_instance.clone(),
+            concurrency: access.concurrency.max(1),
+        };
+        Ok(rados::read(&connect, &options)?)
+    }
+}
+
+/// Without the `ceph` feature only dumps can be read.
+#[cfg(not(feature = "ceph"))]
+mod live {
+    use pvwarden_ceph::inventory::CephInventory;
+
+    use crate::cli::CephAccess;
+
+    pub fn read(_access: &CephAccess) -> anyhow::Result<CephInventory> {
+        anyhow::bail!(
+            "this pvwarden was built without Ceph access (cargo feature `ceph`, which needs \
+             librados): give --inventory FILE, written by `pvwarden ceph inventory` where Ceph \
+             is reachable"
+        )
+    }
+}
