@@ -167,12 +167,15 @@ pub struct Calls {
     pub mgr: u64,
     /// omap reads, each of many keys at once.
     pub omap: u64,
+    /// Requests to the CephFS metadata servers (directory listings, reads, stats).
+    #[serde(default)]
+    pub cephfs: u64,
 }
 
 impl Calls {
     /// All calls.
     pub fn total(&self) -> u64 {
-        self.mon + self.mgr + self.omap
+        self.mon + self.mgr + self.omap + self.cephfs
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
+use super::cephfs::{parse_meta, Mount};
 use super::ffi::{Cluster, Ioctx, RadosError};
 use crate::inventory::{
     Calls, CephInventory, Filesystem, Image, JournalEntry, RadosNamespace, RbdPool, Subvolume,
@@ -65,6 +66,8 @@ const OMAP_PAGE: u64 = 1_000;
 /// A connection that counts its calls.
 pub(super) struct Counted {
     pub(super) cluster: Cluster,
+    connect: Connect,
+    cephfs: AtomicU64,
     mon: AtomicU64,
     mgr: AtomicU64,
     omap: AtomicU64,
@@ -92,6 +95,8 @@ impl Counted {
         })?;
         Ok(Counted {
             cluster,
+            connect: connect.clone(),
+            cephfs: AtomicU64::new(0),
             mon: AtomicU64::new(0),
             mgr: AtomicU64::new(0),
             omap: AtomicU64::new(0),
@@ -148,7 +153,29 @@ impl Counted {
             mon: self.mon.load(Ordering::Relaxed),
             mgr: self.mgr.load(Ordering::Relaxed),
             omap: self.omap.load(Ordering::Relaxed),
+            cephfs: self.cephfs.load(Ordering::Relaxed),
         }
+    }
+
+    /// Mounts a filesystem with the same credentials.
+    fn mount(&self, fs: &str) -> Result<Mount, RadosError> {
+        let conf = self.connect.conf.display().to_string();
+        let keyring = self
+            .connect
+            .keyring
+            .as_ref()
+            .map(|k| k.display().to_string());
+        let mut options = vec![("client_mount_timeout", "30")];
+        if let Some(keyring) = &keyring {
+            options.push(("keyring", keyring.as_str()));
+        }
+        Mount::mount(&self.connect.id, &conf, &options, fs)
+    }
+
+    /// Counts one request to the metadata servers.
+    fn mds<T>(&self, result: T) -> T {
+        self.cephfs.fetch_add(1, Ordering::Relaxed);
+        result
     }
 }
 
@@ -295,6 +322,91 @@ fn names(v: &Value) -> Vec<String> {
 const NO_GROUP: &str = "_nogroup";
 
 fn read_groups(c: &Counted, fs: &str, n: usize) -> Result<Vec<SubvolumeGroup>, ReadError> {
+    match c.mount(fs) {
+        Ok(mount) => walk_groups(c, &mount, fs, n),
+        Err(err) => {
+            tracing::warn!(fs, error = %err, "cannot mount CephFS; reading through the manager");
+            read_groups_mgr(c, fs, n)
+        }
+    }
+}
+
+/// The directory that holds the subvolume groups.
+const VOLUMES: &str = "/volumes";
+
+/// Reads groups and subvolumes from the CephFS tree.
+fn walk_groups(
+    c: &Counted,
+    mount: &Mount,
+    fs: &str,
+    n: usize,
+) -> Result<Vec<SubvolumeGroup>, ReadError> {
+    let names = match c.mds(mount.list(VOLUMES)) {
+        Ok(names) => names,
+        Err(err) if err.is_not_found() => return Ok(Vec::new()),
+        Err(err) => return Err(err.into()),
+    };
+    let mut groups = Vec::new();
+    // `_deleting`, `_index` and `_legacy` are the volumes module's own bookkeeping.
+    for group in names
+        .into_iter()
+        .filter(|g| !g.starts_with('_') || g == NO_GROUP)
+    {
+        let subs = c.mds(mount.list(&format!("{VOLUMES}/{group}")))?;
+        let subvolumes = parallel(&subs, n, |sub| walk_subvolume(c, mount, fs, &group, sub))
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        groups.push(SubvolumeGroup {
+            name: group,
+            subvolumes,
+        });
+    }
+    Ok(groups)
+}
+
+/// One subvolume from its `.meta` record; through the manager when it has none.
+fn walk_subvolume(
+    c: &Counted,
+    mount: &Mount,
+    fs: &str,
+    group: &str,
+    name: &str,
+) -> Result<Option<Subvolume>, ReadError> {
+    let base = format!("{VOLUMES}/{group}/{name}");
+    let meta = match c.mds(mount.read_small(&format!("{base}/.meta"))) {
+        Ok(bytes) => parse_meta(&String::from_utf8_lossy(&bytes)),
+        Err(err) if err.is_not_found() => return read_subvolume(c, fs, group, name),
+        Err(err) => return Err(err.into()),
+    };
+    let (mut bytes_used, mut created) = (None, None);
+    if let Some(path) = &meta.path {
+        bytes_used = c
+            .mds(mount.xattr(path, "ceph.dir.rbytes"))
+            .ok()
+            .and_then(|v| v.parse().ok());
+        created = c.mds(mount.birth(path)).ok().flatten();
+    }
+    // Names that start with `_` are snapshots of a parent directory, not of the subvolume.
+    let snapshots = match c.mds(mount.list(&format!("{base}/.snap"))) {
+        Ok(names) => names.into_iter().filter(|s| !s.starts_with('_')).collect(),
+        Err(err) if err.is_not_found() => Vec::new(),
+        Err(err) => return Err(err.into()),
+    };
+    Ok(Some(Subvolume {
+        name: name.to_owned(),
+        path: meta.path,
+        state: meta.state.unwrap_or_else(|| "unknown".to_owned()),
+        bytes_used,
+        created,
+        snapshots,
+    }))
+}
+
+/// Reads groups and subvolumes through the manager's volumes module.
+fn read_groups_mgr(c: &Counted, fs: &str, n: usize) -> Result<Vec<SubvolumeGroup>, ReadError> {
     let listed =
         c.mgr(&json!({"prefix": "fs subvolumegroup ls", "vol_name": fs, "format": "json"}))?;
     let mut group_names = names(&listed);

@@ -132,13 +132,15 @@ fn run_inventory(args: &CephInventoryArgs) -> anyhow::Result<ExitCode> {
     }
     let calls = inventory.calls;
     eprintln!(
-        "pvwarden: read {} filesystem(s), {} RBD pool(s) in {} calls ({} mon, {} mgr, {} omap)",
+        "pvwarden: read {} filesystem(s), {} RBD pool(s) in {} calls ({} mon, {} mgr, {} omap, \
+         {} cephfs)",
         inventory.filesystems.len(),
         inventory.rbd_pools.len(),
         calls.total(),
         calls.mon,
         calls.mgr,
-        calls.omap
+        calls.omap,
+        calls.cephfs
     );
     Ok(ExitCode::SUCCESS)
 }
