@@ -40,8 +40,10 @@ pub enum ObjectKind {
 #[serde(rename_all = "kebab-case")]
 pub enum Use {
     /// One dynamic PV uses it, through ceph-csi's journal.
+    #[serde(rename = "in-use-dynamic")]
     Dynamic,
     /// One static PV names it.
+    #[serde(rename = "in-use-static")]
     Static,
     /// Several PVs use it.
     Shared,

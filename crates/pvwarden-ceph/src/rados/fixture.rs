@@ -158,6 +158,23 @@ impl Fixture {
         format!("{}-{}-4{}-8{}-{}", hex(8), hex(4), hex(3), hex(3), hex(12))
     }
 
+    /// The id (fscid) of a filesystem.
+    pub fn filesystem_id(&self, fs: &str) -> Result<i64, ReadError> {
+        let dump = self
+            .c
+            .mon(&json!({"prefix": "fs dump", "format": "json"}))?;
+        dump["filesystems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["mdsmap"]["fs_name"].as_str() == Some(fs))
+            .and_then(|f| f["id"].as_i64())
+            .ok_or_else(|| ReadError::Answer {
+                call: "fs dump".into(),
+                detail: format!("no filesystem {fs}"),
+            })
+    }
+
     /// The id of a pool.
     pub fn pool_id(&self, pool: &str) -> Result<i64, ReadError> {
         Ok(self.c.cluster.pool_id(pool)?)
