@@ -9,7 +9,7 @@
 use crate::classify::Provisioning;
 use crate::facts::{Phase, ReclaimPolicy, ATTACHER_FINALIZER_PREFIX, PROVISIONER_FINALIZER};
 use crate::rule::VolumeContext;
-use crate::verdict::{OnDelete, Remedy};
+use crate::verdict::{OnDelete, Remedy, RemedyKind};
 
 fn retain(name: &str) -> String {
     format!(
@@ -55,6 +55,7 @@ pub(crate) fn for_volume(ctx: &VolumeContext<'_>) -> (Vec<Remedy>, Vec<String>) 
     }
     if troubled && o.blocking.is_empty() && o.on_delete == OnDelete::Orphaned {
         remedies.push(Remedy {
+            kind: RemedyKind::FixDeleteFailure,
             action: "fix what makes the delete calls fail; the provisioner's next retry then \
                      deletes the storage and the PV"
                 .into(),
@@ -69,6 +70,7 @@ pub(crate) fn for_volume(ctx: &VolumeContext<'_>) -> (Vec<Remedy>, Vec<String>) 
     }
     if o.stuck.is_some() && o.blocking.is_empty() && o.on_delete == OnDelete::Deleted {
         remedies.push(Remedy {
+            kind: RemedyKind::DeletePv,
             action: "delete the PV object: nothing holds it, and its storage is already gone"
                 .into(),
             command: Some(format!("kubectl delete pv {}", pv.name)),
@@ -77,6 +79,7 @@ pub(crate) fn for_volume(ctx: &VolumeContext<'_>) -> (Vec<Remedy>, Vec<String>) 
     }
     if !troubled && pv.policy == ReclaimPolicy::Delete && danger(ctx) {
         remedies.push(Remedy {
+            kind: RemedyKind::RetainBeforeDeletion,
             action: "switch the PV to Retain now, before anyone deletes its claim".into(),
             command: Some(retain(&pv.name)),
             why: "with Retain no deletion reaches the storage; remove it by hand when it is \
@@ -127,6 +130,7 @@ fn provisioner_way_out(
         );
     } else if !storage_safe {
         remedies.push(Remedy {
+            kind: RemedyKind::FixDeleteFailure,
             action: "fix what makes DeleteVolume fail; the provisioner retries and finishes by \
                      itself"
                 .into(),
@@ -144,6 +148,7 @@ fn provisioner_way_out(
         "the storage is kept: record its handle and remove it by hand if it is not needed"
     };
     remedies.push(Remedy {
+        kind: RemedyKind::SetRetain,
         action: "patch the PV to Retain: the provisioner removes its own finalizer, even from \
                  a terminating PV, and the deletion completes"
             .into(),
@@ -153,6 +158,9 @@ fn provisioner_way_out(
     if storage_safe {
         if let Some(command) = remove_finalizer(&pv.name, &pv.finalizers, PROVISIONER_FINALIZER) {
             remedies.push(Remedy {
+                kind: RemedyKind::RemoveFinalizer {
+                    finalizer: PROVISIONER_FINALIZER.to_owned(),
+                },
                 action: format!(
                     "only if no provisioner for {} is running: remove exactly {} (by index, \
                      with a test of its value)",
@@ -199,6 +207,9 @@ fn attacher_way_out(
             .find(|f| f.starts_with(ATTACHER_FINALIZER_PREFIX));
         if let Some(finalizer) = finalizer {
             remedies.push(Remedy {
+                kind: RemedyKind::RemoveFinalizer {
+                    finalizer: finalizer.clone(),
+                },
                 action: "list VolumeAttachments that name this PV (kubectl get volumeattachment); \
                          if none exists and the attacher is not running, remove exactly the \
                          attacher's finalizer"
@@ -210,6 +221,10 @@ fn attacher_way_out(
     } else {
         for va in attachments {
             remedies.push(Remedy {
+                kind: RemedyKind::ReleaseAttachment {
+                    name: va.name.clone(),
+                    node: va.node.clone(),
+                },
                 action: format!(
                     "make sure the volume is detached from node {} on the storage side, then \
                      remove the finalizer of VolumeAttachment {}; the attacher then releases \

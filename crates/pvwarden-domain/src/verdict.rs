@@ -76,9 +76,38 @@ pub struct Chapter {
     pub steps: Vec<Step>,
 }
 
+/// What a remedy does, for tools that carry it out (`pvwarden fix`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum RemedyKind {
+    /// Fix what makes the storage deletion fail; nothing to do on the PV.
+    FixDeleteFailure,
+    /// Patch the PV to `Retain` so that its provisioner lets go of it.
+    SetRetain,
+    /// Patch the PV to `Retain` before anyone deletes it (it is not stuck yet).
+    RetainBeforeDeletion,
+    /// Remove exactly this finalizer from the PV; no storage can be lost by it.
+    RemoveFinalizer {
+        /// The finalizer.
+        finalizer: String,
+    },
+    /// Release a VolumeAttachment that still holds the PV.
+    ReleaseAttachment {
+        /// The VolumeAttachment.
+        name: String,
+        /// The node it names.
+        node: String,
+    },
+    /// Delete the PV object: nothing holds it and its storage is gone.
+    DeletePv,
+}
+
 /// A way out, in order of safety.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Remedy {
+    /// What it does, for tools; not part of the report.
+    #[serde(skip)]
+    pub kind: RemedyKind,
     /// What to do, in a sentence.
     pub action: String,
     /// The command, where one fits.

@@ -9,12 +9,13 @@ use crate::{Error, Options};
 /// The context name used in origins when running with the pod's service account.
 pub(crate) const IN_CLUSTER: &str = "in-cluster";
 
-/// Loads the configuration and names the context it came from.
+/// Loads the configuration and names the context it came from and its user.
 ///
-/// An explicit `kubeconfig` (or `KUBECONFIG`) must load; only when neither is
+/// The user is the kubeconfig context's user name (never a credential), or
+/// `service account of namespace <ns>` in a pod. An explicit `kubeconfig` (or `KUBECONFIG`) must load; only when neither is
 /// given and `~/.kube/config` does not exist is the in-cluster configuration
 /// tried, the order kubectl follows.
-pub(crate) async fn config(options: &Options) -> Result<(Config, String), Error> {
+pub(crate) async fn config(options: &Options) -> Result<(Config, String, String), Error> {
     install_crypto();
     let kubeconfig = match &options.kubeconfig {
         Some(paths) => Some(read_paths(paths)?),
@@ -27,7 +28,8 @@ pub(crate) async fn config(options: &Options) -> Result<(Config, String), Error>
             });
         }
         let config = Config::incluster().map_err(|source| Error::NoConfig { source })?;
-        return Ok((config, IN_CLUSTER.to_owned()));
+        let user = format!("service account of namespace {}", config.default_namespace);
+        return Ok((config, IN_CLUSTER.to_owned(), user));
     };
 
     let context = options
@@ -36,6 +38,13 @@ pub(crate) async fn config(options: &Options) -> Result<(Config, String), Error>
         .or_else(|| kubeconfig.current_context.clone())
         .filter(|c| !c.is_empty())
         .ok_or(Error::NoContext)?;
+    let user = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| c.user.clone())
+        .unwrap_or_else(|| "unknown user".to_owned());
     let kube_options = KubeConfigOptions {
         context: Some(context.clone()),
         cluster: None,
@@ -48,7 +57,7 @@ pub(crate) async fn config(options: &Options) -> Result<(Config, String), Error>
             source,
         })?;
     tracing::debug!(context, server = %config.cluster_url, "client configuration loaded");
-    Ok((config, context))
+    Ok((config, context, user))
 }
 
 /// Reads one kubeconfig file, or merges several joined with the path separator.
@@ -159,7 +168,7 @@ users:
             kubeconfig: Some(path),
             context: None,
         };
-        let (config, context) = config(&options).await.unwrap();
+        let (config, context, _) = config(&options).await.unwrap();
         remove(&options);
         assert_eq!(context, "one");
         assert_eq!(config.cluster_url.port_u16(), Some(6443));
@@ -172,7 +181,7 @@ users:
             kubeconfig: Some(path),
             context: Some("two".into()),
         };
-        let (config, context) = config(&options).await.unwrap();
+        let (config, context, _) = config(&options).await.unwrap();
         remove(&options);
         assert_eq!(context, "two");
         assert_eq!(config.cluster_url.port_u16(), Some(7443));

@@ -72,6 +72,7 @@ pub struct Options {
 pub struct Cluster {
     client: kube::Client,
     context: String,
+    user: String,
     page_size: u32,
     version: OnceCell<ServerVersion>,
 }
@@ -96,9 +97,11 @@ impl Cluster {
     /// Returns an [`Error`] naming the kubeconfig file or context that could
     /// not be loaded, or saying that there was none and no service account.
     pub async fn connect(options: &Options) -> Result<Cluster> {
-        let (config, context) = connect::config(options).await?;
+        let (config, context, user) = connect::config(options).await?;
         let client = kube::Client::try_from(config).map_err(Error::Client)?;
-        Ok(Cluster::from_client(client, context))
+        let mut cluster = Cluster::from_client(client, context);
+        cluster.user = user;
+        Ok(cluster)
     }
 
     /// Wraps a client that was built elsewhere (tests, a controller).
@@ -108,6 +111,7 @@ impl Cluster {
         Cluster {
             client,
             context: context.into(),
+            user: "unknown user".to_owned(),
             page_size: PAGE_SIZE,
             version: OnceCell::new(),
         }
@@ -123,6 +127,17 @@ impl Cluster {
     /// The name of the kubeconfig context, or `in-cluster`.
     pub fn context(&self) -> &str {
         &self.context
+    }
+
+    /// The user of the kubeconfig context (its name, never a credential), or
+    /// the service account's namespace in a pod; what journals record as the operator.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The API client, for front ends that write (repairs) as well as read.
+    pub fn client(&self) -> &kube::Client {
+        &self.client
     }
 
     /// The API server's version (`GET /version`), asked once and remembered.

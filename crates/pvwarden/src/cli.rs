@@ -8,6 +8,8 @@ use pvwarden_domain::version::Version;
 
 mod ceph;
 pub use self::ceph::*;
+mod repair;
+pub use self::repair::*;
 
 /// Predicts what deleting each Kubernetes volume will do, explains stuck ones,
 /// and says how to get out safely.
@@ -37,6 +39,14 @@ pub enum Command {
     Rules,
     /// The Ceph storage behind ceph-csi volumes: audit, inventory, clean.
     Ceph(CephArgs),
+    /// Plans the safe repair of stuck PVs and claims; `--apply --confirm DIGEST` carries it out.
+    Fix(FixArgs),
+    /// Deletes Released static PV objects, never their storage (`--released-static`).
+    Prune(PruneArgs),
+    /// Lists repair runs, or shows one.
+    Journal(JournalArgs),
+    /// Takes back what a repair run changed.
+    Undo(UndoArgs),
 }
 
 /// Where the objects come from, and the assumptions about the cluster's software.

@@ -10,6 +10,7 @@ mod ceph;
 mod decode;
 mod explain;
 mod rbac;
+mod repair;
 mod snapshot;
 
 /// Runs one subcommand.
@@ -21,6 +22,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Snapshot(args) => snapshot::run(&args),
         Command::Rbac(args) => rbac::run(&args),
         Command::Ceph(args) => ceph::run(args),
+        Command::Fix(args) => repair::fix(&args),
+        Command::Prune(args) => repair::prune(&args),
+        Command::Journal(args) => repair::journal(&args),
+        Command::Undo(args) => repair::undo(&args),
         Command::Rules => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -1,0 +1,477 @@
+//! Taking a run back.
+//!
+//! `undo` walks a run's changes from the last to the first and restores, on
+//! objects that still exist, what each change took away: the reclaim policy,
+//! a finalizer, a claim uid. PV objects the run deleted are re-created from
+//! their journaled copy only when asked, with `Retain`, and how their claim
+//! binding will go is explained, not guessed. The undo is a run of its own in
+//! the journal, and every change it makes is journaled first.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use kube::Client;
+use pvwarden_journal::{Entry, EntryState, Journal, ObjectRef, Run, RunId, RunState};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::client::{backoff, Request, Sent, Writer};
+use crate::execute::{finalizers, version, Operator, Settings};
+use crate::lease::{test_version, Lease, LEASE_ANNOTATION};
+use crate::settle::visible;
+use crate::Error;
+
+/// What `undo` may do beyond restoring fields.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UndoOptions {
+    /// Re-create PV objects the run deleted, from the journal.
+    pub recreate_deleted: bool,
+}
+
+/// How an undo went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UndoReport {
+    /// The undo's own run.
+    pub run: RunId,
+    /// The run taken back.
+    pub of: RunId,
+    /// How the undo ended.
+    pub state: RunState,
+    /// What was restored, and what was not and why.
+    pub notes: Vec<String>,
+}
+
+/// Takes back what run `id` changed.
+///
+/// # Errors
+///
+/// [`Error::UnknownRun`] when the journal has no such run, and
+/// [`Error::Journal`] when the journal fails.
+pub async fn undo<J: Journal>(
+    client: &Client,
+    journal: &J,
+    id: &RunId,
+    options: UndoOptions,
+    operator: &Operator,
+    settings: &Settings,
+) -> Result<UndoReport, Error> {
+    let (original, entries) = journal
+        .run(id)
+        .await?
+        .ok_or_else(|| Error::UnknownRun(id.to_string()))?;
+    let run = Run {
+        id: RunId::new(Timestamp::now()),
+        started: Timestamp::now(),
+        operator: operator.name.clone(),
+        context: operator.context.clone(),
+        command: operator.command.clone(),
+        digest: original.digest.clone(),
+        plan: None,
+        state: RunState::Open,
+    };
+    journal.begin(&run).await?;
+    tracing::info!(run = %run.id, of = %original.id, "undo started");
+
+    let mut undo = Undo {
+        writer: Writer::new(client, journal, run.id.clone(), 0),
+        settings,
+        options,
+        recreated: BTreeSet::new(),
+        notes: Vec::new(),
+        ok: true,
+    };
+    let mut undone = Vec::new();
+    for entry in entries.iter().rev() {
+        if undo.undo_entry(entry).await? {
+            undone.push(entry.seq);
+        }
+    }
+    for seq in undone {
+        journal
+            .mark(&original.id, seq, EntryState::Undone, None)
+            .await?;
+    }
+    let state = if undo.ok {
+        RunState::Done
+    } else {
+        RunState::Failed
+    };
+    journal.finish(&run.id, state).await?;
+    if undo.ok {
+        journal.finish(&original.id, RunState::Undone).await?;
+    }
+    Ok(UndoReport {
+        run: run.id,
+        of: original.id,
+        state,
+        notes: undo.notes,
+    })
+}
+
+struct Undo<'a, J> {
+    writer: Writer<'a, J>,
+    settings: &'a Settings,
+    options: UndoOptions,
+    recreated: BTreeSet<String>,
+    notes: Vec<String>,
+    ok: bool,
+}
+
+impl<J: Journal> Undo<'_, J> {
+    /// Undoes one entry; true when it is taken back (or had nothing to take back).
+    async fn undo_entry(&mut self, entry: &Entry) -> Result<bool, Error> {
+        let current = match self.read(&entry.target).await {
+            Ok(current) => current,
+            Err(why) => {
+                self.fail(format!("{}: cannot read: {why}", entry.target));
+                return Ok(false);
+            }
+        };
+        let made = match entry.state {
+            EntryState::Applied => true,
+            EntryState::Planned => visible(entry, current.as_ref()).unwrap_or(false),
+            EntryState::Failed | EntryState::Undone => false,
+        };
+        if !made {
+            return Ok(false);
+        }
+        let name = entry.target.name.clone();
+        let before = entry.before.clone().unwrap_or(Value::Null);
+        match entry.action.as_str() {
+            "set-retain" => self.restore_policy(&name, &before, current.as_ref()).await,
+            "remove-finalizer" => self.restore_finalizer(entry, current.as_ref()).await,
+            "clear-claim-uid" => {
+                self.restore_claim_uid(&name, &before, current.as_ref())
+                    .await
+            }
+            "delete" => self.recreate(&name, &before, current.as_ref()).await,
+            "take-lease" => self.drop_lease(entry, current.as_ref()).await,
+            "release-attachment" => {
+                self.notes.push(format!(
+                    "{}: its attacher finalizer is not put back: the node it named is gone",
+                    entry.target
+                ));
+                Ok(true)
+            }
+            _ => Ok(true),
+        }
+    }
+
+    async fn read(&self, target: &ObjectRef) -> Result<Option<Value>, String> {
+        if target.kind == "VolumeAttachment" {
+            self.writer.read_attachment(&target.name).await
+        } else {
+            self.writer.read_pv(&target.name).await
+        }
+    }
+
+    fn fail(&mut self, note: String) {
+        self.ok = false;
+        self.notes.push(note);
+    }
+
+    async fn restore_policy(
+        &mut self,
+        pv: &str,
+        before: &Value,
+        current: Option<&Value>,
+    ) -> Result<bool, Error> {
+        let Some(current) = current else {
+            self.notes
+                .push(format!("PV {pv} is gone: there is no policy to restore"));
+            return Ok(true);
+        };
+        let was = before["spec"]["persistentVolumeReclaimPolicy"]
+            .as_str()
+            .unwrap_or("Delete");
+        if self.recreated.contains(pv) {
+            self.notes.push(format!(
+                "PV {pv} was re-created and stays Retain: with {was} its storage would be \
+                 deleted once it is Released"
+            ));
+            return Ok(true);
+        }
+        let phase = current["status"]["phase"].as_str().unwrap_or("");
+        if was == "Delete" && matches!(phase, "Released" | "Failed") {
+            self.notes.push(format!(
+                "PV {pv} stays Retain: it is {phase}, and with Delete its storage would be \
+                 deleted; set the policy by hand if that is what you want"
+            ));
+            return Ok(false);
+        }
+        let patch = |current: &Value| {
+            json!([
+                test_version(version(current)),
+                {"op": "test", "path": "/spec/persistentVolumeReclaimPolicy", "value": "Retain"},
+                {"op": "replace", "path": "/spec/persistentVolumeReclaimPolicy", "value": was},
+            ])
+        };
+        let mut current = current.clone();
+        self.write_loop(pv, "restore-policy", &mut current, |c| {
+            (c["spec"]["persistentVolumeReclaimPolicy"] == "Retain").then(|| patch(c))
+        })
+        .await
+        .map(|ok| self.noted(ok, format!("PV {pv}: policy {was} restored")))
+    }
+
+    async fn restore_finalizer(
+        &mut self,
+        entry: &Entry,
+        current: Option<&Value>,
+    ) -> Result<bool, Error> {
+        let pv = entry.target.name.clone();
+        let finalizer = entry
+            .patch
+            .as_ref()
+            .and_then(|p| p[1]["value"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let Some(current) = current else {
+            self.notes.push(format!(
+                "PV {pv} is gone: finalizer {finalizer} not restored"
+            ));
+            return Ok(true);
+        };
+        let mut current = current.clone();
+        let write = self
+            .write_loop(&pv, "restore-finalizer", &mut current, |c| {
+                let has = finalizers(c).contains(&finalizer);
+                (!has).then(|| {
+                    let add = if c["metadata"]["finalizers"].is_array() {
+                        json!({"op": "add", "path": "/metadata/finalizers/-", "value": finalizer})
+                    } else {
+                        json!({"op": "add", "path": "/metadata/finalizers", "value": [finalizer]})
+                    };
+                    json!([test_version(version(c)), add])
+                })
+            })
+            .await?;
+        Ok(self.noted(write, format!("PV {pv}: finalizer {finalizer} restored")))
+    }
+
+    async fn restore_claim_uid(
+        &mut self,
+        pv: &str,
+        before: &Value,
+        current: Option<&Value>,
+    ) -> Result<bool, Error> {
+        let uid = before["spec"]["claimRef"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let Some(current) = current else {
+            self.notes
+                .push(format!("PV {pv} is gone: claim uid not restored"));
+            return Ok(true);
+        };
+        let claim = &current["spec"]["claimRef"];
+        if let Some(now) = claim["uid"].as_str().filter(|now| *now != uid) {
+            self.notes.push(format!(
+                "PV {pv} is bound to claim {}/{} (uid {now}) now; the old uid {uid} is not \
+                 put back, which would unbind it",
+                claim["namespace"].as_str().unwrap_or(""),
+                claim["name"].as_str().unwrap_or("")
+            ));
+            return Ok(true);
+        }
+        let mut current = current.clone();
+        let write = self
+            .write_loop(pv, "restore-claim-uid", &mut current, |c| {
+                let claim = &c["spec"]["claimRef"];
+                (claim.is_object() && claim["uid"].is_null()).then(|| {
+                    json!([
+                        test_version(version(c)),
+                        {"op": "add", "path": "/spec/claimRef/uid", "value": uid},
+                    ])
+                })
+            })
+            .await?;
+        Ok(self.noted(write, format!("PV {pv}: claim uid {uid} restored")))
+    }
+
+    async fn recreate(
+        &mut self,
+        pv: &str,
+        before: &Value,
+        current: Option<&Value>,
+    ) -> Result<bool, Error> {
+        if current.is_some() {
+            self.notes
+                .push(format!("PV {pv} still exists: nothing to re-create"));
+            return Ok(true);
+        }
+        if !self.options.recreate_deleted {
+            self.notes.push(format!(
+                "PV {pv} was deleted; `undo --recreate-deleted` re-creates it from the journal"
+            ));
+            return Ok(false);
+        }
+        let object = fresh_copy(before);
+        let sent = self
+            .writer
+            .write(
+                ObjectRef::pv(pv),
+                "restore-pv",
+                before,
+                object,
+                None,
+                Request::CreatePv,
+            )
+            .await?;
+        if let Sent::Done = sent {
+            self.recreated.insert(pv.to_owned());
+            let claim = &before["spec"]["claimRef"];
+            let binding = if claim.is_object() {
+                format!(
+                    "its claimRef names {}/{} (uid {}): if that claim is gone the PV becomes \
+                     Released, and `pvwarden fix {}/{} --rebind` lets a new claim of that name \
+                     bind to it",
+                    claim["namespace"].as_str().unwrap_or(""),
+                    claim["name"].as_str().unwrap_or(""),
+                    claim["uid"].as_str().unwrap_or("none"),
+                    claim["namespace"].as_str().unwrap_or(""),
+                    claim["name"].as_str().unwrap_or("")
+                )
+            } else {
+                "it names no claim, so it becomes Available".to_owned()
+            };
+            self.notes
+                .push(format!("PV {pv} re-created with Retain; {binding}"));
+            return Ok(true);
+        }
+        self.fail(format!("PV {pv}: re-creating failed: {sent:?}"));
+        Ok(false)
+    }
+
+    async fn drop_lease(&mut self, entry: &Entry, current: Option<&Value>) -> Result<bool, Error> {
+        let Some(current) = current else {
+            return Ok(true);
+        };
+        let run = entry.run.to_string();
+        let mut current = current.clone();
+        let write = self
+            .write_loop(&entry.target.name, "release-lease", &mut current, |c| {
+                let text = c["metadata"]["annotations"][LEASE_ANNOTATION].as_str()?;
+                Lease::of(c)
+                    .filter(|l| l.run == run)
+                    .map(|_| Lease::release_patch(text, version(c)))
+            })
+            .await?;
+        Ok(write)
+    }
+
+    fn noted(&mut self, ok: bool, note: String) -> bool {
+        if ok {
+            self.notes.push(note);
+        }
+        ok
+    }
+
+    /// Writes the patch `decide` makes from the PV as read, again after a
+    /// conflict; `decide` returns `None` when there is nothing to restore.
+    async fn write_loop(
+        &mut self,
+        pv: &str,
+        action: &str,
+        current: &mut Value,
+        decide: impl Fn(&Value) -> Option<Value>,
+    ) -> Result<bool, Error> {
+        let mut last = String::new();
+        for attempt in 1..=self.settings.attempts {
+            let Some(patch) = decide(current) else {
+                return Ok(true);
+            };
+            let sent = self
+                .writer
+                .write(
+                    ObjectRef::pv(pv),
+                    action,
+                    current,
+                    patch,
+                    None,
+                    Request::PatchPv(pv.to_owned()),
+                )
+                .await?;
+            match sent {
+                Sent::Done => return Ok(true),
+                Sent::Refused(why) => {
+                    self.fail(format!("PV {pv}: {action} refused: {why}"));
+                    return Ok(false);
+                }
+                Sent::Changed(why) | Sent::Transient(why) => {
+                    last = why;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+            match self.writer.read_pv(pv).await {
+                Ok(Some(fresh)) => *current = fresh,
+                Ok(None) => {
+                    self.notes
+                        .push(format!("PV {pv} went away during {action}"));
+                    return Ok(true);
+                }
+                Err(why) => last = why,
+            }
+        }
+        self.fail(format!("PV {pv}: {action} gave up: {last}"));
+        Ok(false)
+    }
+}
+
+/// The journaled PV as a new object: without uid, resource version, deletion
+/// state, status, or a lease.
+fn fresh_copy(before: &Value) -> Value {
+    let mut object = before.clone();
+    if let Some(meta) = object["metadata"].as_object_mut() {
+        for field in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "managedFields",
+            "selfLink",
+        ] {
+            meta.remove(field);
+        }
+        if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            annotations.remove(LEASE_ANNOTATION);
+        }
+    }
+    if let Some(object) = object.as_object_mut() {
+        object.remove("status");
+    }
+    object
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recreated_pv_carries_no_server_state() {
+        let before = json!({
+            "metadata": {
+                "name": "pv-1", "uid": "u", "resourceVersion": "9",
+                "deletionTimestamp": "2026-01-01T00:00:00Z", "deletionGracePeriodSeconds": 0,
+                "finalizers": ["kubernetes.io/pv-protection"],
+                "annotations": {"a": "b", LEASE_ANNOTATION: "{}"}
+            },
+            "spec": {"persistentVolumeReclaimPolicy": "Retain"},
+            "status": {"phase": "Released"}
+        });
+        let copy = fresh_copy(&before);
+        assert_eq!(
+            copy,
+            json!({
+                "metadata": {
+                    "name": "pv-1",
+                    "finalizers": ["kubernetes.io/pv-protection"],
+                    "annotations": {"a": "b"}
+                },
+                "spec": {"persistentVolumeReclaimPolicy": "Retain"}
+            })
+        );
+    }
+}

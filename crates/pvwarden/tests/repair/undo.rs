@@ -1,0 +1,1 @@
+//! `undo` restores the objects a run changed.
