@@ -641,7 +641,11 @@ pub fn verdicts(
     auditor: &Auditor<'_>,
     inventory: &Inventory,
 ) -> (Vec<VolumeVerdict>, Vec<ClaimVerdict>) {
-    let volumes: Vec<VolumeVerdict> = inventory.pvs().iter().map(|pv| auditor.volume(pv)).collect();
+    let volumes: Vec<VolumeVerdict> = inventory
+        .pvs()
+        .iter()
+        .map(|pv| auditor.volume(pv))
+        .collect();
     let on_delete = |name: &str| {
         inventory
             .pv_position(name)

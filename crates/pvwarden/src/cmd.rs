@@ -10,7 +10,7 @@ mod ceph;
 mod decode;
 mod explain;
 mod rbac;
-mod repair;
+pub(crate) mod repair;
 mod snapshot;
 
 /// Runs one subcommand.

@@ -21,7 +21,8 @@ pub enum CephCommand {
     Audit(CephAuditArgs),
     /// Reads the Ceph cluster and writes its inventory as JSON, for offline audits.
     Inventory(CephInventoryArgs),
-    /// Plans the removal of stale subvolumes and images and their journal entries.
+    /// Removes stale subvolumes and images and their journal entries: a plan first, then
+    /// `--apply --confirm DIGEST`, journaled.
     Clean(CephCleanArgs),
 }
 
@@ -89,6 +90,15 @@ pub struct CephCleanArgs {
     pub cluster: ClusterArgs,
     #[command(flatten)]
     pub access: CephAccess,
+    /// Carries out the plan whose digest --confirm repeats (reads the cluster afresh; needs
+    /// --ceph-conf, not --inventory).
+    #[arg(long, requires = "confirm")]
+    pub apply: bool,
+    /// The digest the plan printed.
+    #[arg(long, value_name = "DIGEST")]
+    pub confirm: Option<String>,
+    #[command(flatten)]
+    pub journal: super::JournalPath,
     /// Removes RBD images for good instead of moving them to the RBD trash.
     #[arg(long)]
     pub purge: bool,

@@ -64,7 +64,12 @@ impl RepairArgs {
 pub struct JournalPath {
     /// The journal file; default: $XDG_STATE_HOME/pvwarden/journal.db
     /// (~/.local/state/pvwarden/journal.db).
-    #[arg(long = "journal", value_name = "PATH", env = "PVWARDEN_JOURNAL", global = true)]
+    #[arg(
+        long = "journal",
+        value_name = "PATH",
+        env = "PVWARDEN_JOURNAL",
+        global = true
+    )]
     pub path: Option<PathBuf>,
 }
 

@@ -169,6 +169,12 @@ fn run_clean(args: &CephCleanArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("the PVs were not all read, so nothing can be called stale: {warning}");
     }
+    if loaded.inventory.pvs().is_empty() {
+        bail!(
+            "the input holds no PersistentVolume, so every volume would look stale: give the \
+             files or the cluster that hold the PVs"
+        );
+    }
     let (inventory, _) = read_inventory(&args.access)?;
     let report = pvwarden_ceph::join(&inventory, loaded.inventory.pvs(), loaded.settings.now);
     let options = Options {
@@ -176,6 +182,22 @@ fn run_clean(args: &CephCleanArgs) -> anyhow::Result<ExitCode> {
         with_snapshots: args.with_snapshots,
     };
     let plan = clean::plan(&report, options);
+    if args.apply {
+        // clap makes --apply require --confirm.
+        let confirmed = args.confirm.as_deref().unwrap_or_default();
+        if args.access.inventory.is_some() {
+            bail!("--apply re-reads the cluster right before removing: give --ceph-conf, not --inventory");
+        }
+        if confirmed != plan.digest {
+            bail!(
+                "the plan is not the one confirmed: its digest is now {} (--confirm {confirmed}); \
+                 run without --apply, review it, and confirm that digest",
+                plan.digest
+            );
+        }
+        let journal = crate::cmd::repair::open_journal(&args.journal)?;
+        return live::apply(&args.access, &plan, &journal, &inventory.fsid);
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &plan)?;
@@ -214,7 +236,10 @@ fn write_plan(out: &mut dyn Write, plan: &Plan, fsid: &str) -> std::io::Result<(
         writeln!(
             out,
             "This is a plan only: nothing was removed. Removing storage cannot be undone \
-             (an image in the RBD trash can be restored until the trash is purged)."
+             (an image in the RBD trash can be restored until the trash is purged). To carry it \
+             out (each object is checked again right before it goes, and every removal is \
+             journaled first): add --apply --confirm {}",
+            plan.digest
         )?;
     }
     Ok(())
@@ -223,42 +248,174 @@ fn write_plan(out: &mut dyn Write, plan: &Plan, fsid: &str) -> std::io::Result<(
 /// The live read, when this binary was built with the `ceph` feature.
 #[cfg(feature = "ceph")]
 mod live {
+    use std::io::Write;
+    use std::process::ExitCode;
+
+    use jiff::Timestamp;
+    use pvwarden_ceph::clean::{Plan, Removal};
     use pvwarden_ceph::inventory::CephInventory;
-    use pvwarden_ceph::rados::{self, Connect, ReadOptions};
+    use pvwarden_ceph::rados::{self, Connect, ReadOptions, RemoveError};
+    use pvwarden_journal::SqliteJournal;
+    use pvwarden_journal::{Entry, EntryState, Journal, ObjectRef, Run, RunId, RunState};
 
     use crate::cli::CephAccess;
 
     pub fn read(access: &CephAccess) -> anyhow::Result<CephInventory> {
-        let Some(conf) = &access.ceph_conf else {
+        if access.ceph_conf.is_none() {
             anyhow::bail!(
                 "give --inventory FILE, or --ceph-conf FILE (or CEPH_CONF) to read a cluster"
             );
-        };
-        let connect = Connect {
-            conf: conf.clone(),
-            keyring: access.keyring.clone(),
-            id: access.id.clone(),
-        };
+        }
         let options = ReadOptions {
             journal_instances: access.journal_instance.clone(),
             concurrency: access.concurrency.max(1),
         };
-        Ok(rados::read(&connect, &options)?)
+        Ok(rados::read(&connect(access)?, &options)?)
+    }
+
+    fn connect(access: &CephAccess) -> anyhow::Result<Connect> {
+        let Some(conf) = &access.ceph_conf else {
+            anyhow::bail!("give --ceph-conf FILE (or CEPH_CONF) to reach the cluster");
+        };
+        Ok(Connect {
+            conf: conf.clone(),
+            keyring: access.keyring.clone(),
+            id: access.id.clone(),
+        })
+    }
+
+    /// Carries out a confirmed plan: each removal is journaled, then the object is checked
+    /// again, then removed; an object that changed is left alone and the run goes on, a
+    /// removal that fails stops it.
+    pub fn apply(
+        access: &CephAccess,
+        plan: &Plan,
+        journal: &SqliteJournal,
+        fsid: &str,
+    ) -> anyhow::Result<ExitCode> {
+        let remover = rados::remove(&connect(access)?)?;
+        let now = Timestamp::now();
+        let run = Run {
+            id: RunId::new(now),
+            started: now,
+            operator: format!("client.{}", access.id),
+            context: format!("ceph:{fsid}"),
+            command: crate::cmd::repair::command_line("ceph"),
+            digest: plan.digest.clone(),
+            plan: Some(serde_json::to_value(plan)?),
+            state: RunState::Open,
+        };
+        let rt = crate::load::runtime()?;
+        rt.block_on(journal.begin(&run))?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "Run {} (journal), plan {}:", run.id, plan.digest)?;
+        let mut state = RunState::Done;
+        let mut left = 0;
+        for (i, action) in plan.actions.iter().enumerate() {
+            let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let entry = Entry {
+                run: run.id.clone(),
+                seq,
+                target: ObjectRef {
+                    kind: kind(action.removal).to_owned(),
+                    namespace: None,
+                    name: action.path(),
+                },
+                action: verb(action.removal).to_owned(),
+                patch: None,
+                before: Some(serde_json::to_value(action)?),
+                resource_version: None,
+                backend_id: None,
+                state: EntryState::Planned,
+                error: None,
+                at: Timestamp::now(),
+            };
+            rt.block_on(journal.record(&entry))?;
+            match remover
+                .recheck(action)
+                .and_then(|()| remover.remove(action))
+            {
+                Ok(_) => {
+                    rt.block_on(journal.mark(&run.id, seq, EntryState::Applied, None))?;
+                    writeln!(out, "  {seq}. done: {}", action.describe())?;
+                }
+                Err(err @ RemoveError::Changed { .. }) => {
+                    let why = err.to_string();
+                    rt.block_on(journal.mark(&run.id, seq, EntryState::Failed, Some(&why)))?;
+                    writeln!(out, "  {seq}. {why}")?;
+                    left += 1;
+                }
+                Err(err) => {
+                    let why = err.to_string();
+                    rt.block_on(journal.mark(&run.id, seq, EntryState::Failed, Some(&why)))?;
+                    writeln!(out, "  {seq}. failed, the run stops: {why}")?;
+                    state = RunState::Failed;
+                    break;
+                }
+            }
+        }
+        rt.block_on(journal.finish(&run.id, state))?;
+        if left > 0 {
+            writeln!(
+                out,
+                "{left} object(s) changed since the plan and were left alone."
+            )?;
+        }
+        Ok(if state == RunState::Done {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    }
+
+    /// The journal's kind of a removed object.
+    fn kind(removal: Removal) -> &'static str {
+        match removal {
+            Removal::Subvolume => "CephSubvolume",
+            Removal::ImageToTrash | Removal::ImagePurge => "RbdImage",
+            Removal::JournalEntry => "CephCsiJournalEntry",
+        }
+    }
+
+    /// The journal's action of a removal.
+    fn verb(removal: Removal) -> &'static str {
+        match removal {
+            Removal::Subvolume => "remove-subvolume",
+            Removal::ImageToTrash => "move-image-to-trash",
+            Removal::ImagePurge => "purge-image",
+            Removal::JournalEntry => "remove-journal-entry",
+        }
     }
 }
 
 /// Without the `ceph` feature only dumps can be read.
 #[cfg(not(feature = "ceph"))]
 mod live {
+    use std::process::ExitCode;
+
+    use pvwarden_ceph::clean::Plan;
     use pvwarden_ceph::inventory::CephInventory;
+    use pvwarden_journal::SqliteJournal;
 
     use crate::cli::CephAccess;
 
+    /// What to say where Ceph access is needed.
+    const NO_ACCESS: &str = "this pvwarden was built without Ceph access (cargo feature \
+        `ceph`, which needs librados)";
+
     pub fn read(_access: &CephAccess) -> anyhow::Result<CephInventory> {
         anyhow::bail!(
-            "this pvwarden was built without Ceph access (cargo feature `ceph`, which needs \
-             librados): give --inventory FILE, written by `pvwarden ceph inventory` where Ceph \
+            "{NO_ACCESS}: give --inventory FILE, written by `pvwarden ceph inventory` where Ceph \
              is reachable"
         )
+    }
+
+    pub fn apply(
+        _access: &CephAccess,
+        _plan: &Plan,
+        _journal: &SqliteJournal,
+        _fsid: &str,
+    ) -> anyhow::Result<ExitCode> {
+        anyhow::bail!("{NO_ACCESS}: --apply removes storage, which needs it")
     }
 }

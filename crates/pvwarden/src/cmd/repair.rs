@@ -54,7 +54,7 @@ pub fn prune(args: &PruneArgs) -> anyhow::Result<ExitCode> {
 
 /// The command as journaled: the verb and its arguments, which hold no secrets
 /// (credentials come from the kubeconfig, never from flags).
-fn command_line(verb: &str) -> String {
+pub(crate) fn command_line(verb: &str) -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let start = args.iter().position(|a| a == verb).unwrap_or(0);
     args[start..].join(" ")
@@ -130,7 +130,7 @@ async fn connect(cluster: &ClusterArgs) -> anyhow::Result<Cluster> {
     Ok(Cluster::connect(&cluster.options()).await?)
 }
 
-fn open_journal(path: &JournalPath) -> anyhow::Result<SqliteJournal> {
+pub(crate) fn open_journal(path: &JournalPath) -> anyhow::Result<SqliteJournal> {
     let path = path
         .path
         .clone()
@@ -140,7 +140,12 @@ fn open_journal(path: &JournalPath) -> anyhow::Result<SqliteJournal> {
     Ok(SqliteJournal::open(&path)?)
 }
 
-fn print_plan(format: RepairFormat, plan: &Plan, digest: &str, command: &str) -> anyhow::Result<()> {
+fn print_plan(
+    format: RepairFormat,
+    plan: &Plan,
+    digest: &str,
+    command: &str,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if format == RepairFormat::Json {
         let doc = json!({"digest": digest, "changes": plan.changes(), "plan": plan});
@@ -157,14 +162,21 @@ fn print_plan(format: RepairFormat, plan: &Plan, digest: &str, command: &str) ->
             target.pv,
             expect.policy,
             expect.finalizers.join(", "),
-            if expect.terminating { ", terminating" } else { "" }
+            if expect.terminating {
+                ", terminating"
+            } else {
+                ""
+            }
         )?;
         for (i, step) in target.steps.iter().enumerate() {
             writeln!(out, "  {}. {}", i + 1, step.action.describe())?;
             writeln!(out, "     why: {}", step.why)?;
         }
         if let Some(id) = &target.orphans {
-            writeln!(out, "  storage kept without a PV, journaled for clean-up: {id}")?;
+            writeln!(
+                out,
+                "  storage kept without a PV, journaled for clean-up: {id}"
+            )?;
         }
     }
     if !plan.refused.is_empty() {
@@ -178,7 +190,11 @@ fn print_plan(format: RepairFormat, plan: &Plan, digest: &str, command: &str) ->
         writeln!(out, "\nNothing to fix: {}", plan.fine.join(", "))?;
     }
     if !plan.deferred.is_empty() {
-        writeln!(out, "\nLeft for a later run (--max-changes): {}", plan.deferred.join(", "))?;
+        writeln!(
+            out,
+            "\nLeft for a later run (--max-changes): {}",
+            plan.deferred.join(", ")
+        )?;
     }
     if plan.is_empty() {
         writeln!(out, "\nNothing will be changed.")?;
@@ -228,7 +244,11 @@ pub fn journal(args: &JournalArgs) -> anyhow::Result<ExitCode> {
                 writeln!(out)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            writeln!(out, "{:<21} {:<7} {:<12} {:<20} COMMAND", "RUN", "STATE", "DIGEST", "OPERATOR")?;
+            writeln!(
+                out,
+                "{:<21} {:<7} {:<12} {:<20} COMMAND",
+                "RUN", "STATE", "DIGEST", "OPERATOR"
+            )?;
             for run in runs {
                 writeln!(
                     out,
@@ -253,7 +273,11 @@ pub fn journal(args: &JournalArgs) -> anyhow::Result<ExitCode> {
             }
             writeln!(out, "Run {} ({})", run.id, run.state.as_str())?;
             writeln!(out, "  started:  {}", run.started)?;
-            writeln!(out, "  operator: {} (context {})", run.operator, run.context)?;
+            writeln!(
+                out,
+                "  operator: {} (context {})",
+                run.operator, run.context
+            )?;
             writeln!(out, "  command:  {}", run.command)?;
             writeln!(out, "  digest:   {}", run.digest)?;
             for entry in entries {
@@ -293,16 +317,29 @@ pub fn undo(args: &UndoArgs) -> anyhow::Result<ExitCode> {
             command: command_line("undo"),
         };
         let settings = Settings::default();
-        pvwarden_repair::undo(cluster.client(), &journal, &id, options, &operator, &settings)
-            .await
-            .with_context(|| format!("cannot undo run {id}"))
+        pvwarden_repair::undo(
+            cluster.client(),
+            &journal,
+            &id,
+            options,
+            &operator,
+            &settings,
+        )
+        .await
+        .with_context(|| format!("cannot undo run {id}"))
     })?;
     let mut out = std::io::stdout().lock();
     if args.output == RepairFormat::Json {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "Undo of run {} (run {}): {}", report.of, report.run, report.state.as_str())?;
+        writeln!(
+            out,
+            "Undo of run {} (run {}): {}",
+            report.of,
+            report.run,
+            report.state.as_str()
+        )?;
         for note in &report.notes {
             writeln!(out, "  {note}")?;
         }

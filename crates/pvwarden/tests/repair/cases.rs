@@ -24,15 +24,24 @@ fn check_case_without(name: &str, stopped: &[Sidecar]) -> (Live, Value) {
         let targets = plan["targets"].as_array().unwrap();
         let refused = plan["refused"].as_array().unwrap();
         targets.iter().any(|t| t["pv"] == subject)
-            || refused.iter().any(|r| r["subject"] == subject && r["reason"] != "")
+            || refused
+                .iter()
+                .any(|r| r["subject"] == subject && r["reason"] != "")
             || targets.iter().any(|t| {
-                t["steps"].as_array().unwrap().iter().any(|s| s["action"] == "clear-claim-uid")
+                t["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s["action"] == "clear-claim-uid")
             })
     };
     for (kind, field) in [("volumes", "stuck"), ("claims", "stuck")] {
         for (subject, verdict) in expect[kind].as_object().into_iter().flatten() {
             if verdict[field] == true {
-                assert!(planned_or_refused(subject), "{name}: {subject} neither planned nor refused: {plan:#}");
+                assert!(
+                    planned_or_refused(subject),
+                    "{name}: {subject} neither planned nor refused: {plan:#}"
+                );
             }
         }
     }
@@ -42,7 +51,10 @@ fn check_case_without(name: &str, stopped: &[Sidecar]) -> (Live, Value) {
         let pv = target["pv"].as_str().unwrap();
         let steps = target["steps"].as_array().unwrap();
         if steps.iter().any(|s| s["action"] == "await-gone") {
-            assert!(live.pv(pv).is_none(), "{name}: PV {pv} is still there: {report:#}");
+            assert!(
+                live.pv(pv).is_none(),
+                "{name}: PV {pv} is still there: {report:#}"
+            );
         }
     }
     assert_eq!(report["state"], "done", "{name}: {report:#}");
@@ -71,10 +83,15 @@ fn refused<'a>(plan: &'a Value, subject: &str) -> &'a Value {
 fn case_01_static_share_copy_goes_and_the_subvolume_stays() {
     let (live, plan) = check_case("01-rook-cephfs-static-share-newnamespace");
     let target = &plan["targets"][0];
-    assert_eq!(target["pv"], "pvc-468804a2-9eca-42ac-ae0f-7e8467ee0b27-app-consumer");
+    assert_eq!(
+        target["pv"],
+        "pvc-468804a2-9eca-42ac-ae0f-7e8467ee0b27-app-consumer"
+    );
     assert_eq!(target["steps"][0]["action"], "set-retain");
     assert_eq!(target["steps"][0]["from"], "Delete");
-    assert!(live.pv("pvc-468804a2-9eca-42ac-ae0f-7e8467ee0b27").is_some());
+    assert!(live
+        .pv("pvc-468804a2-9eca-42ac-ae0f-7e8467ee0b27")
+        .is_some());
 }
 
 #[test]
@@ -86,7 +103,10 @@ fn case_03_static_failed_pv_goes() {
 fn case_07_claim_held_by_a_pod_is_refused() {
     let (_, plan) = check_case("07-rook-rbd-pvc-terminating-pod-still-running");
     let refusal = refused(&plan, "vms/vm01-rootdisk");
-    assert!(refusal["manual"].as_str().unwrap().contains("pods"), "{refusal:#}");
+    assert!(
+        refusal["manual"].as_str().unwrap().contains("pods"),
+        "{refusal:#}"
+    );
 }
 
 #[test]
@@ -97,7 +117,10 @@ fn case_09_attacher_finalizer_of_a_released_pv() {
 #[test]
 fn case_11_backend_already_deleted() {
     let provisioner = Sidecar::Provisioner("disk.csi.azure.com".into());
-    check_case_without("11-azuredisk-finalizer-race-backend-deleted", &[provisioner]);
+    check_case_without(
+        "11-azuredisk-finalizer-race-backend-deleted",
+        &[provisioner],
+    );
 }
 
 #[test]
@@ -116,8 +139,17 @@ fn case_19_dynamic_pv_with_data_is_refused() {
     let (live, plan) = check_case("19-cephcsi-rbd-released-cephx-disabled");
     let pv = "pvc-8114a654-fc70-48a7-8580-48f9088dc4e8";
     let refusal = refused(&plan, pv);
-    assert!(refusal["manual"].as_str().unwrap().contains("--orphan-backend"), "{refusal:#}");
-    assert_eq!(live.pv(pv).unwrap()["spec"]["persistentVolumeReclaimPolicy"], "Delete");
+    assert!(
+        refusal["manual"]
+            .as_str()
+            .unwrap()
+            .contains("--orphan-backend"),
+        "{refusal:#}"
+    );
+    assert_eq!(
+        live.pv(pv).unwrap()["spec"]["persistentVolumeReclaimPolicy"],
+        "Delete"
+    );
 }
 
 #[test]
@@ -134,7 +166,10 @@ fn case_19_orphan_backend_keeps_the_storage_and_journals_its_id() {
     let run = report["run"].as_str().unwrap();
     let (_, shown) = live.json(&["journal", "show", run]);
     let entries = shown["entries"].as_array().unwrap();
-    assert!(entries.iter().any(|e| e["backend_id"] == handle), "{shown:#}");
+    assert!(
+        entries.iter().any(|e| e["backend_id"] == handle),
+        "{shown:#}"
+    );
 }
 
 #[test]

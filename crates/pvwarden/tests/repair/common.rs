@@ -83,7 +83,12 @@ impl Live {
         live.put("/pvwarden-test/backend", &seed);
         let server = live.server.as_ref().unwrap();
         let actors = live.runtime.block_on(async {
-            actor::try_spawn(&server.url, &server.ca_pem, &server.admin_token, actor_config)
+            actor::try_spawn(
+                &server.url,
+                &server.ca_pem,
+                &server.admin_token,
+                actor_config,
+            )
         });
         live.actors = Some(actors.unwrap());
         live
@@ -134,7 +139,15 @@ impl Live {
             assert_eq!(code, Some(0), "dry run {args:?}: {plan:#}");
             let digest = plan["digest"].as_str().unwrap().to_owned();
             let mut apply = args.to_vec();
-            apply.extend(["--apply", "--confirm", &digest, "--timeout", "8s", "-o", "json"]);
+            apply.extend([
+                "--apply",
+                "--confirm",
+                &digest,
+                "--timeout",
+                "8s",
+                "-o",
+                "json",
+            ]);
             apply.extend(self.model_args.iter().map(String::as_str));
             let output = self.pvwarden(&apply);
             let stderr = String::from_utf8_lossy(&output.stderr);
@@ -207,7 +220,10 @@ impl Live {
     pub fn wait_for(&self, what: &str, done: impl Fn(&Live) -> bool) {
         let deadline = std::time::Instant::now() + SETTLE;
         while !done(self) {
-            assert!(std::time::Instant::now() < deadline, "gave up waiting for {what}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gave up waiting for {what}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
