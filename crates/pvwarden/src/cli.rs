@@ -198,6 +198,10 @@ pub struct ExplainArgs {
     /// Prints the explanation as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// A Ceph inventory (`pvwarden ceph inventory`): the story follows what the storage
+    /// holds instead of assuming every volume and journal entry exists.
+    #[arg(long, value_name = "FILE")]
+    pub ceph_inventory: Option<PathBuf>,
 }
 
 /// Arguments of `snapshot`.

@@ -159,3 +159,24 @@ fn a_broken_dump_is_an_input_error_naming_the_file() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn explain_with_an_inventory_follows_the_storage() {
+    let inventory = example("inventory.json");
+    let pvs = example("pvs.yaml");
+    let name = "pvc-0c1a1000-0000-4000-8000-000000000007";
+    let base = ["explain", name, pvs.to_str().unwrap(), "--now", NOW];
+    let assumed = String::from_utf8(pvwarden(&base).stdout).unwrap();
+    assert!(
+        assumed.contains("Assumed, because it endangers data"),
+        "{assumed}"
+    );
+    let mut args = base.to_vec();
+    args.extend(["--ceph-inventory", inventory.to_str().unwrap()]);
+    let found = String::from_utf8(pvwarden(&args).stdout).unwrap();
+    assert!(found.contains("no ceph-csi journal entry"), "{found}");
+    assert!(
+        !found.contains("Assumed, because it endangers data"),
+        "{found}"
+    );
+}
