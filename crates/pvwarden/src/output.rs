@@ -45,13 +45,24 @@ pub struct Section {
     pub key: &'static str,
     /// Where it was read (a dump file, or `ceph:<fsid>`), for locations in SARIF.
     pub source: String,
-    /// Its tables for the table formats: a title, headers and rows.
-    pub tables: Vec<(&'static str, Vec<&'static str>, Vec<Vec<String>>)>,
+    /// Its tables for the table formats.
+    pub tables: Vec<SectionTable>,
     /// Its JSON form.
     pub value: serde_json::Value,
     /// Its findings, each with the kind and name of the object, after `--ignore` and the
     /// baseline.
     pub findings: Vec<SectionFinding>,
+}
+
+/// A table of a [`Section`].
+#[derive(Debug, Clone)]
+pub struct SectionTable {
+    /// The line above it.
+    pub title: &'static str,
+    /// The column headers.
+    pub headers: Vec<&'static str>,
+    /// The rows, one cell per header.
+    pub rows: Vec<Vec<String>>,
 }
 
 /// A finding about an object of a [`Section`].

@@ -326,7 +326,7 @@ fn every_classification_and_a_clean_that_removes_only_the_stale() {
     };
     let ceph: CephInventory = rados::read(&connect(&conf), &read).unwrap();
     let mut pvs = pvwarden_domain::inventory::Inventory::new();
-    pvwarden_manifest::Reader::new().read_paths(&[s.pvs.clone()], &mut |item| {
+    pvwarden_manifest::Reader::new().read_paths(std::slice::from_ref(&s.pvs), &mut |item| {
         pvs.add(item.unwrap()).unwrap();
     });
     let mut ceph_run = ceph.clone();

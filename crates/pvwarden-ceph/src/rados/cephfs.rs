@@ -137,7 +137,7 @@ impl Drop for Mount {
 
 impl Mount {
     /// Mounts filesystem `fs` as `client.<id>`.
-    pub fn mount(
+    pub fn connect(
         id: &str,
         conf: &str,
         options: &[(&str, &str)],

@@ -60,6 +60,9 @@ pub enum ReadError {
     },
 }
 
+/// An object's omap: keys and values, in key order.
+pub(super) type Omap = Vec<(String, Vec<u8>)>;
+
 /// The most omap keys read in one round trip.
 const OMAP_PAGE: u64 = 1_000;
 
@@ -129,7 +132,7 @@ impl Counted {
         io: &Ioctx<'_>,
         oid: &str,
         prefix: &str,
-    ) -> Result<Option<Vec<(String, Vec<u8>)>>, ReadError> {
+    ) -> Result<Option<Omap>, ReadError> {
         let mut all = Vec::new();
         let mut after = String::new();
         loop {
@@ -169,7 +172,7 @@ impl Counted {
         if let Some(keyring) = &keyring {
             options.push(("keyring", keyring.as_str()));
         }
-        Mount::mount(&self.connect.id, &conf, &options, fs)
+        Mount::connect(&self.connect.id, &conf, &options, fs)
     }
 
     /// Counts one request to the metadata servers.

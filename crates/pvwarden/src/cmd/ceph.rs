@@ -16,7 +16,7 @@ use crate::cli::{
 };
 use crate::cmd::audit::{self, Storage};
 use crate::load::load;
-use crate::output::{Section, SectionFinding};
+use crate::output::{Section, SectionFinding, SectionTable};
 
 /// Runs one `ceph` verb.
 pub fn run(args: CephArgs) -> anyhow::Result<ExitCode> {
@@ -88,8 +88,16 @@ impl Storage for CephStorage {
             key: "storage",
             source: self.source.clone(),
             tables: vec![
-                ("Ceph storage:", headers, rows),
-                ("PVs whose storage is missing:", missing_headers, missing),
+                SectionTable {
+                    title: "Ceph storage:",
+                    headers,
+                    rows,
+                },
+                SectionTable {
+                    title: "PVs whose storage is missing:",
+                    headers: missing_headers,
+                    rows: missing,
+                },
             ],
             value,
             findings,

@@ -219,16 +219,17 @@ impl Sink for Table {
             self.write_rows(&headers, &claims)?;
         }
         for section in std::mem::take(&mut self.sections) {
-            for (title, headers, rows) in &section.tables {
-                if rows.is_empty() {
+            for table in &section.tables {
+                if table.rows.is_empty() {
                     continue;
                 }
-                writeln!(self.out, "\n{title}")?;
-                let rows: Vec<Vec<Cell>> = rows
+                writeln!(self.out, "\n{}", table.title)?;
+                let rows: Vec<Vec<Cell>> = table
+                    .rows
                     .iter()
                     .map(|row| row.iter().map(|text| cell(text.clone())).collect())
                     .collect();
-                self.write_rows(headers, &rows)?;
+                self.write_rows(&table.headers, &rows)?;
             }
         }
         let findings: Vec<String> = summary
