@@ -24,6 +24,14 @@ pub enum Error {
     /// The run to resume or undo is not in the journal.
     #[error("run {0} is not in the journal (`pvwarden journal ls` lists runs)")]
     UnknownRun(String),
+    /// The run to resume has finished, or was undone.
+    #[error("run {run} is {state}: there is nothing to resume")]
+    NotResumable {
+        /// The run.
+        run: String,
+        /// Its state.
+        state: &'static str,
+    },
     /// The run's stored plan cannot be read.
     #[error("run {run} holds no plan this release can read")]
     StoredPlan {

@@ -17,6 +17,8 @@ use pvwarden_journal::{Journal, ObjectRef, Run, RunId, RunState};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use pvwarden_domain::facts::PV_PROTECTION_FINALIZER;
+
 use crate::client::{backoff, Request, Sent, Writer};
 use crate::lease::{test_version, Lease, LEASE_ANNOTATION};
 use crate::plan::{Action, Expect, Plan, Target};
@@ -99,16 +101,7 @@ pub async fn apply<J: Journal>(
             current,
         });
     }
-    let run = Run {
-        id: RunId::new(Timestamp::now()),
-        started: Timestamp::now(),
-        operator: operator.name.clone(),
-        context: operator.context.clone(),
-        command: operator.command.clone(),
-        digest: current,
-        plan: serde_json::to_value(plan).ok(),
-        state: RunState::Open,
-    };
+    let run = new_run(operator, current, serde_json::to_value(plan).ok());
     journal.begin(&run).await?;
     tracing::info!(run = %run.id, digest = %run.digest, changes = plan.changes(), "run started");
     let writer = Writer::new(client, journal, run.id.clone(), 0);
@@ -138,10 +131,13 @@ pub async fn resume<J: Journal>(
     id: &RunId,
     settings: &Settings,
 ) -> Result<Report, Error> {
-    let (run, entries) = journal
-        .run(id)
-        .await?
-        .ok_or_else(|| Error::UnknownRun(id.to_string()))?;
+    let (run, entries) = journaled_run(journal, id).await?;
+    if matches!(run.state, RunState::Done | RunState::Undone) {
+        return Err(Error::NotResumable {
+            run: run.id.to_string(),
+            state: run.state.as_str(),
+        });
+    }
     let plan = stored_plan(&run)?;
     let seq = entries.iter().map(|e| e.seq).max().unwrap_or(0);
     let mut writer = Writer::new(client, journal, run.id.clone(), seq);
@@ -156,6 +152,31 @@ pub async fn resume<J: Journal>(
     }
     .run(&plan)
     .await
+}
+
+/// A new open run of `operator`, starting now.
+pub(crate) fn new_run(operator: &Operator, digest: String, plan: Option<Value>) -> Run {
+    Run {
+        id: RunId::new(Timestamp::now()),
+        started: Timestamp::now(),
+        operator: operator.name.clone(),
+        context: operator.context.clone(),
+        command: operator.command.clone(),
+        digest,
+        plan,
+        state: RunState::Open,
+    }
+}
+
+/// Reads a run and its entries, or says that the journal has no such run.
+pub(crate) async fn journaled_run<J: Journal>(
+    journal: &J,
+    id: &RunId,
+) -> Result<(Run, Vec<pvwarden_journal::Entry>), Error> {
+    journal
+        .run(id)
+        .await?
+        .ok_or_else(|| Error::UnknownRun(id.to_string()))
 }
 
 /// Reads the plan a run stored in the journal.
@@ -417,6 +438,13 @@ impl<J: Journal> Runner<'_, J> {
         self.patch_loop(&ObjectRef::pv(pv), None, |current| {
             let current =
                 current.ok_or_else(|| Outcome::Done("remove-finalizer: the PV is gone".into()))?;
+            // Whatever plan is given (it may come from a journal or a file), pv-protection
+            // is the claim's guard and is never removed by a repair.
+            if finalizer == PV_PROTECTION_FINALIZER {
+                return Err(Outcome::Failed(format!(
+                    "remove-finalizer: refused, {PV_PROTECTION_FINALIZER} is never removed"
+                )));
+            }
             let Some(index) = finalizers(current).iter().position(|f| f == finalizer) else {
                 return Err(Outcome::Done(format!(
                     "remove-finalizer: {finalizer} is no longer there"
@@ -542,7 +570,7 @@ impl<J: Journal> Runner<'_, J> {
                 let (Some(current), Some(text)) = (current, ours) else {
                     return Err(Outcome::Done(String::new()));
                 };
-                let patch = Lease::release_patch(&text, version(current));
+                let patch = Lease::release_patch(current, &text, version(current));
                 Ok(("release-lease", patch, Request::PatchPv(pv.to_owned())))
             })
             .await?;

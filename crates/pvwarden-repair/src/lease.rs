@@ -52,12 +52,26 @@ impl Lease {
         Value::Array(ops)
     }
 
-    /// The JSON patch that removes a lease whose text is `current`.
-    pub fn release_patch(current: &str, resource_version: &str) -> Value {
+    /// The JSON patch that removes the lease from `object`, whose lease text is `current`.
+    ///
+    /// When the lease is the only annotation, the map goes too, so that the
+    /// object ends exactly as it was before the lease was taken.
+    pub fn release_patch(object: &Value, current: &str, resource_version: &str) -> Value {
+        let alone = object["metadata"]["annotations"]
+            .as_object()
+            .is_some_and(|a| a.len() == 1);
+        let (path, value) = if alone {
+            (
+                "/metadata/annotations".to_owned(),
+                json!({LEASE_ANNOTATION: current}),
+            )
+        } else {
+            (pointer(), json!(current))
+        };
         json!([
             test_version(resource_version),
-            {"op": "test", "path": pointer(), "value": current},
-            {"op": "remove", "path": pointer()},
+            {"op": "test", "path": path, "value": value},
+            {"op": "remove", "path": path},
         ])
     }
 }

@@ -389,6 +389,28 @@ fn fix_volume(
     if let Some(refusal) = protected(inventory, pv, verdict) {
         return refusal;
     }
+    let released = pv.phase == Some(Phase::Released) || pv.phase == Some(Phase::Failed);
+    if pv.deletion.is_none() && !released {
+        // Nothing is deleting the PV yet; only its next deletion would hang. Retain is
+        // enough: the PV stays, and no deletion can reach its storage any more.
+        let retain = kinds.iter().any(|k| {
+            matches!(
+                k,
+                RemedyKind::SetRetain
+                    | RemedyKind::RetainBeforeDeletion
+                    | RemedyKind::FixDeleteFailure
+            )
+        });
+        if retain && pv.policy == ReclaimPolicy::Delete {
+            let why = "its next deletion would hang or leave storage behind; with Retain it \
+                       cannot reach the storage";
+            let set = Action::SetRetain {
+                from: pv.policy.as_str().to_owned(),
+            };
+            return target(vec![step(set, why)], None);
+        }
+        return Outcome::Fine;
+    }
     let holds_data = holds_data(verdict, &kinds);
     let orphan_allowed = request.orphan_backend.contains(&pv.name);
     if holds_data && !orphan_allowed {
@@ -424,7 +446,6 @@ fn fix_volume(
     }
 
     let mut steps = Vec::new();
-    let released = pv.phase == Some(Phase::Released) || pv.phase == Some(Phase::Failed);
     let retain = kinds.contains(&&RemedyKind::SetRetain)
         || kinds.contains(&&RemedyKind::DeletePv)
         || (holds_data && orphan_allowed);

@@ -9,14 +9,13 @@
 
 use std::collections::BTreeSet;
 
-use jiff::Timestamp;
 use kube::Client;
-use pvwarden_journal::{Entry, EntryState, Journal, ObjectRef, Run, RunId, RunState};
+use pvwarden_journal::{Entry, EntryState, Journal, ObjectRef, RunId, RunState};
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::client::{backoff, Request, Sent, Writer};
-use crate::execute::{finalizers, version, Operator, Settings};
+use crate::execute::{finalizers, journaled_run, new_run, version, Operator, Settings};
 use crate::lease::{test_version, Lease, LEASE_ANNOTATION};
 use crate::settle::visible;
 use crate::Error;
@@ -55,20 +54,8 @@ pub async fn undo<J: Journal>(
     operator: &Operator,
     settings: &Settings,
 ) -> Result<UndoReport, Error> {
-    let (original, entries) = journal
-        .run(id)
-        .await?
-        .ok_or_else(|| Error::UnknownRun(id.to_string()))?;
-    let run = Run {
-        id: RunId::new(Timestamp::now()),
-        started: Timestamp::now(),
-        operator: operator.name.clone(),
-        context: operator.context.clone(),
-        command: operator.command.clone(),
-        digest: original.digest.clone(),
-        plan: None,
-        state: RunState::Open,
-    };
+    let (original, entries) = journaled_run(journal, id).await?;
+    let run = new_run(operator, original.digest.clone(), None);
     journal.begin(&run).await?;
     tracing::info!(run = %run.id, of = %original.id, "undo started");
 
@@ -354,7 +341,7 @@ impl<J: Journal> Undo<'_, J> {
                 let text = c["metadata"]["annotations"][LEASE_ANNOTATION].as_str()?;
                 Lease::of(c)
                     .filter(|l| l.run == run)
-                    .map(|_| Lease::release_patch(text, version(c)))
+                    .map(|_| Lease::release_patch(c, text, version(c)))
             })
             .await?;
         Ok(write)

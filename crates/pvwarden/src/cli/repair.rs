@@ -161,3 +161,74 @@ pub struct UndoArgs {
     #[arg(short, long, value_enum, default_value = "text")]
     pub output: RepairFormat,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        let argv = std::iter::once("pvwarden").chain(args.iter().copied());
+        Cli::try_parse_from(argv).map(|cli| cli.command)
+    }
+
+    #[test]
+    fn fix_takes_names_and_repeatable_orphans() {
+        let Ok(Command::Fix(args)) = parse(&[
+            "fix",
+            "pv-a",
+            "pv-b",
+            "--orphan-backend",
+            "pv-a",
+            "--orphan-backend",
+            "pv-b",
+            "--max-changes",
+            "3",
+            "--timeout",
+            "90s",
+            "--journal",
+            "/j.db",
+        ]) else {
+            panic!("expected fix")
+        };
+        assert_eq!(args.names, ["pv-a", "pv-b"]);
+        assert_eq!(args.orphan_backend, ["pv-a", "pv-b"]);
+        assert_eq!(args.repair.max_changes, Some(3));
+        assert_eq!(args.repair.timeout, jiff::SignedDuration::from_secs(90));
+        assert_eq!(args.repair.journal.path, Some(PathBuf::from("/j.db")));
+        assert!(!args.repair.apply);
+    }
+
+    #[test]
+    fn confirm_needs_apply_and_resume_excludes_names() {
+        assert!(parse(&["fix", "pv-a", "--confirm", "abc"]).is_err());
+        assert!(parse(&["fix", "pv-a", "--apply", "--confirm", "abc"]).is_ok());
+        assert!(parse(&["fix", "pv-a", "--resume", "r-1"]).is_err());
+        assert!(parse(&["fix", "--resume", "r-1"]).is_ok());
+    }
+
+    #[test]
+    fn prune_requires_released_static() {
+        assert!(parse(&["prune"]).is_err());
+        let Ok(Command::Prune(args)) = parse(&["prune", "--released-static", "pv-a"]) else {
+            panic!("expected prune")
+        };
+        assert_eq!(args.names, ["pv-a"]);
+    }
+
+    #[test]
+    fn journal_and_undo_take_the_journal_anywhere() {
+        let Ok(Command::Journal(args)) = parse(&["journal", "show", "r-1", "--journal", "/j"])
+        else {
+            panic!("expected journal")
+        };
+        assert!(matches!(args.command, JournalCommand::Show { ref run } if run == "r-1"));
+        assert_eq!(args.journal.path, Some(PathBuf::from("/j")));
+        let Ok(Command::Undo(args)) = parse(&["undo", "r-1", "--recreate-deleted"]) else {
+            panic!("expected undo")
+        };
+        assert!(args.recreate_deleted);
+    }
+}

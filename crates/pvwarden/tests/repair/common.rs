@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 use kube::Client;
 use pvwarden_testkit::actor::{self, Actors, Sidecar, Version};
 use pvwarden_testkit::server::{Config, Running, Server};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// How long the actors get to finish what a repair let them do.
 pub const SETTLE: Duration = Duration::from_secs(30);
@@ -179,24 +179,6 @@ impl Live {
         claim.status.and_then(|s| s.phase)
     }
 
-    /// Re-creates a claim as its user would: same name, a new uid.
-    pub fn recreate_claim(&self, namespace: &str, name: &str, volume: &str) {
-        let claims: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), namespace);
-        let claim: PersistentVolumeClaim = serde_json::from_value(json!({
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {
-                "accessModes": ["ReadWriteMany"],
-                "resources": {"requests": {"storage": "1Gi"}},
-                "storageClassName": "",
-                "volumeName": volume
-            }
-        }))
-        .unwrap();
-        self.runtime
-            .block_on(claims.create(&PostParams::default(), &claim))
-            .unwrap();
-    }
-
     /// The backend inventory as the CSI driver actors keep it.
     pub fn backend(&self) -> Value {
         let get = http::Request::get("/pvwarden-test/backend")
@@ -218,14 +200,19 @@ impl Live {
 
     /// Waits until `done` holds, at most [`SETTLE`]; the actors work on their own clock.
     pub fn wait_for(&self, what: &str, done: impl Fn(&Live) -> bool) {
+        assert!(self.wait_until(&done), "gave up waiting for {what}");
+    }
+
+    /// As [`Live::wait_for`], saying whether `done` came to hold.
+    pub fn wait_until(&self, done: impl Fn(&Live) -> bool) -> bool {
         let deadline = std::time::Instant::now() + SETTLE;
         while !done(self) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "gave up waiting for {what}"
-            );
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
+        true
     }
 
     /// Asserts that no backend volume was deleted (or otherwise changed).
