@@ -417,6 +417,37 @@ struct Judged {
     backend: Option<Backend>,
 }
 
+impl Judged {
+    /// Storage known not to exist: ceph-csi answers OK without deleting anything.
+    fn missing(reach: Reach, found: Found, why: String) -> Judged {
+        let backend = if found == Found::PoolMissing {
+            Backend::PoolMissing(why.clone())
+        } else {
+            Backend::Gone(why.clone())
+        };
+        Judged {
+            reach,
+            uuid: None,
+            found,
+            key: None,
+            detail: why,
+            backend: Some(backend),
+        }
+    }
+
+    /// Storage that was not looked for, and why.
+    fn unchecked(reach: Reach, detail: String) -> Judged {
+        Judged {
+            reach,
+            uuid: None,
+            found: Found::Unchecked,
+            key: None,
+            detail,
+            backend: None,
+        }
+    }
+}
+
 /// Records the journal uuid a dynamic PV's handle carries.
 fn with_uuid(mut judged: Judged, csi: &CsiSource) -> Judged {
     judged.uuid = volid::decode(&csi.handle).ok().map(|id| id.object_uuid);
@@ -465,14 +496,7 @@ fn filesystems_of<'a>(
 }
 
 fn cephfs_static(ceph: &CephInventory, index: &Index<'_>, csi: &CsiSource) -> Judged {
-    let unchecked = |detail: String| Judged {
-        reach: Reach::Static,
-        uuid: None,
-        found: Found::Unchecked,
-        key: None,
-        detail,
-        backend: None,
-    };
+    let unchecked = |detail: String| Judged::unchecked(Reach::Static, detail);
     let Some(path) = csi.path.as_deref() else {
         return unchecked(
             "a static CephFS PV without rootPath: nothing names its directory".into(),
@@ -504,28 +528,17 @@ fn cephfs_static(ceph: &CephInventory, index: &Index<'_>, csi: &CsiSource) -> Ju
         None => "any filesystem".to_owned(),
     };
     let why = format!("no subvolume of {filesystems} holds rootPath {path}");
-    Judged {
-        reach: Reach::Static,
-        uuid: None,
-        found: Found::Missing,
-        key: None,
-        detail: why.clone(),
-        backend: Some(Backend::Gone(why)),
-    }
+    Judged::missing(Reach::Static, Found::Missing, why)
 }
 
 fn cephfs_dynamic(ceph: &CephInventory, index: &Index<'_>, csi: &CsiSource) -> Judged {
     let id = match volid::decode(&csi.handle) {
         Ok(id) => id,
         Err(err) => {
-            return Judged {
-                reach: Reach::Dynamic,
-                uuid: None,
-                found: Found::Unchecked,
-                key: None,
-                detail: format!("the handle does not decode ({err}): ceph-csi cannot reach it"),
-                backend: None,
-            }
+            return Judged::unchecked(
+                Reach::Dynamic,
+                format!("the handle does not decode ({err}): ceph-csi cannot reach it"),
+            )
         }
     };
     let Some((f, fs)) = ceph
@@ -538,14 +551,7 @@ fn cephfs_dynamic(ceph: &CephInventory, index: &Index<'_>, csi: &CsiSource) -> J
             "filesystem id {} is not in Ceph cluster {}",
             id.location_id, ceph.fsid
         );
-        return Judged {
-            reach: Reach::Dynamic,
-            uuid: None,
-            found: Found::PoolMissing,
-            key: None,
-            detail: why.clone(),
-            backend: Some(Backend::PoolMissing(why)),
-        };
+        return Judged::missing(Reach::Dynamic, Found::PoolMissing, why);
     };
     let Some(entry) = index.fs_journal.get(&(f, id.object_uuid.as_str())) else {
         return journal_missing(&fs.name, &id.object_uuid);
@@ -575,14 +581,7 @@ fn journal_missing(location: &str, uuid: &str) -> Judged {
         "no ceph-csi journal entry for uuid {uuid} in {location}: ceph-csi answers OK and \
          deletes nothing"
     );
-    Judged {
-        reach: Reach::Dynamic,
-        uuid: None,
-        found: Found::JournalMissing,
-        key: None,
-        detail: why.clone(),
-        backend: Some(Backend::Gone(why)),
-    }
+    Judged::missing(Reach::Dynamic, Found::JournalMissing, why)
 }
 
 /// The end of a dynamic PV's path: the journal entry names `name`, which `key` is if it exists.
@@ -612,14 +611,7 @@ fn storage_behind(
                 "journal entry {request} names {name} in {location}, which does not exist: \
                  ceph-csi drops the entry and answers OK"
             );
-            Judged {
-                reach: Reach::Dynamic,
-                uuid: None,
-                found: Found::Missing,
-                key: None,
-                detail: why.clone(),
-                backend: Some(Backend::Gone(why)),
-            }
+            Judged::missing(Reach::Dynamic, Found::Missing, why)
         }
     }
 }
@@ -642,14 +634,7 @@ fn rbd_pv(
 fn rbd_static(ceph: &CephInventory, index: &Index<'_>, csi: &CsiSource, namespace: &str) -> Judged {
     let image = csi.handle.as_str();
     let pool_name = csi.attribute("pool").unwrap_or("");
-    let missing = |why: String| Judged {
-        reach: Reach::Static,
-        uuid: None,
-        found: Found::Missing,
-        key: None,
-        detail: why.clone(),
-        backend: Some(Backend::Gone(why)),
-    };
+    let missing = |why: String| Judged::missing(Reach::Static, Found::Missing, why);
     let Some(p) = ceph
         .rbd_pools
         .iter()
@@ -699,14 +684,7 @@ fn rbd_dynamic(
                 }
                 _ => "the handle does not decode: ceph-csi cannot reach any image through it",
             };
-            return Judged {
-                reach: Reach::Dynamic,
-                uuid: None,
-                found: Found::Unchecked,
-                key: None,
-                detail: what.to_owned(),
-                backend: None,
-            };
+            return Judged::unchecked(Reach::Dynamic, what.to_owned());
         }
     };
     let Some(journal_pool) = ceph.rbd_pools.iter().position(|p| p.id == id.location_id) else {
@@ -714,14 +692,7 @@ fn rbd_dynamic(
             "pool id {} is not in Ceph cluster {}",
             id.location_id, ceph.fsid
         );
-        return Judged {
-            reach: Reach::Dynamic,
-            uuid: None,
-            found: Found::PoolMissing,
-            key: None,
-            detail: why.clone(),
-            backend: Some(Backend::PoolMissing(why)),
-        };
+        return Judged::missing(Reach::Dynamic, Found::PoolMissing, why);
     };
     let pool: &RbdPool = &ceph.rbd_pools[journal_pool];
     let location = format!("pool {}{}", pool.name, ns_suffix(namespace));
@@ -772,6 +743,14 @@ fn journal_ref(entry: &JournalEntry) -> JournalRef {
     }
 }
 
+/// The journal entries by the subvolume or image they name.
+fn journal_by_name(journal: &[JournalEntry]) -> HashMap<&str, &JournalEntry> {
+    journal
+        .iter()
+        .filter_map(|e| e.image_name.as_deref().map(|name| (name, e)))
+        .collect()
+}
+
 fn subvolume_rows(
     ceph: &CephInventory,
     users: &mut HashMap<Key, Vec<PvRef>>,
@@ -779,11 +758,7 @@ fn subvolume_rows(
     out: &mut Vec<ObjectReport>,
 ) {
     for (f, fs) in ceph.filesystems.iter().enumerate() {
-        let by_name: HashMap<&str, &JournalEntry> = fs
-            .journal
-            .iter()
-            .filter_map(|e| e.image_name.as_deref().map(|name| (name, e)))
-            .collect();
+        let by_name = journal_by_name(&fs.journal);
         for (g, group) in fs.groups.iter().enumerate() {
             for (s, sub) in group.subvolumes.iter().enumerate() {
                 let key = Key::Subvolume {
@@ -855,11 +830,7 @@ fn image_rows(
 ) {
     for (p, pool) in ceph.rbd_pools.iter().enumerate() {
         for (n, ns) in pool.namespaces.iter().enumerate() {
-            let by_name: HashMap<&str, &JournalEntry> = ns
-                .journal
-                .iter()
-                .filter_map(|e| e.image_name.as_deref().map(|name| (name, e)))
-                .collect();
+            let by_name = journal_by_name(&ns.journal);
             let address = Address::Rbd {
                 pool: pool.name.clone(),
                 namespace: ns.name.clone(),

@@ -225,6 +225,16 @@ pub(super) fn parallel<T: Sync, R: Send>(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
+/// The objects read, less those that went away between the listing and the read; the
+/// first error, if any.
+fn present<T>(results: Vec<Result<Option<T>, ReadError>>) -> Result<Vec<T>, ReadError> {
+    let mut kept = Vec::with_capacity(results.len());
+    for result in results {
+        kept.extend(result?);
+    }
+    Ok(kept)
+}
+
 /// Reads the whole inventory.
 pub fn read(connect: &Connect, options: &ReadOptions) -> Result<CephInventory, ReadError> {
     let started = std::time::Instant::now();
@@ -356,12 +366,9 @@ fn walk_groups(
         .filter(|g| !g.starts_with('_') || g == NO_GROUP)
     {
         let subs = c.mds(mount.list(&format!("{VOLUMES}/{group}")))?;
-        let subvolumes = parallel(&subs, n, |sub| walk_subvolume(c, mount, fs, &group, sub))
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect();
+        let subvolumes = present(parallel(&subs, n, |sub| {
+            walk_subvolume(c, mount, fs, &group, sub)
+        }))?;
         groups.push(SubvolumeGroup {
             name: group,
             subvolumes,
@@ -421,12 +428,7 @@ fn read_groups_mgr(c: &Counted, fs: &str, n: usize) -> Result<Vec<SubvolumeGroup
             cmd["group_name"] = group.clone().into();
         }
         let subs = names(&c.mgr(&cmd)?);
-        let subvolumes = parallel(&subs, n, |sub| read_subvolume(c, fs, &group, sub))
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect();
+        let subvolumes = present(parallel(&subs, n, |sub| read_subvolume(c, fs, &group, sub)))?;
         groups.push(SubvolumeGroup {
             name: group,
             subvolumes,
@@ -557,12 +559,7 @@ fn read_namespace(
             snapshots,
         }))
     };
-    let images = parallel(&listed, options.concurrency, read)
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .flatten()
-        .collect();
+    let images = present(parallel(&listed, options.concurrency, read))?;
     let journal = read_journal(c, &io, pool, &name, options)?;
     Ok(RadosNamespace {
         name,
