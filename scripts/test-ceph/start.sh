@@ -69,8 +69,9 @@ mon allow pool size one = true
 mon allow pool delete = true
 mon warn on pool no redundancy = false
 mon max pg per osd = 1000
-mon data avail warn = 2
-mon data avail crit = 1
+# The data is in memory (memstore); a nearly full disk must not stop the mon.
+mon data avail warn = 1
+mon data avail crit = 0
 mgr stats period = 1
 mgr tick period = 1
 paxos propose interval = 0.1
