@@ -30,7 +30,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
             writeln!(out, "{:<30} {:<8} SUMMARY", "RULE", "SEVERITY")?;
-            for rule in pvwarden_domain::rule::RULES {
+            let rules = pvwarden_domain::rule::RULES.iter();
+            for rule in rules.chain(pvwarden_ceph::report::RULES) {
                 writeln!(
                     out,
                     "{:<30} {:<8} {}",
