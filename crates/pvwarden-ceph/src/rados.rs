@@ -28,5 +28,5 @@ mod read;
 mod remove;
 
 pub use self::ffi::RadosError;
-pub use self::read::{read, Connect, ReadError, ReadOptions};
+pub use self::read::{read, Connect, Key, ReadError, ReadOptions};
 pub use self::remove::{remove, RemoveError, Removed, Remover};

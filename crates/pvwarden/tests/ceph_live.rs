@@ -36,9 +36,9 @@ fn conf() -> Option<PathBuf> {
 
 fn connect(conf: &Path) -> Connect {
     Connect {
-        conf: conf.to_owned(),
-        keyring: None,
+        conf: Some(conf.to_owned()),
         id: "admin".into(),
+        ..Connect::default()
     }
 }
 
@@ -413,4 +413,119 @@ fn every_classification_and_a_clean_that_removes_only_the_stale() {
     assert!(remover.recheck(again).is_err());
     let _ = joined.in_state(Use::Stale).count();
     std::fs::remove_dir_all(&s.dir).unwrap();
+}
+
+/// The admin key and the msgr1 monitor address of the test Ceph (start.sh's layout).
+fn admin_key_and_monitor(conf: &Path) -> (String, String) {
+    let dir = conf.parent().unwrap();
+    let keyring = std::fs::read_to_string(dir.join("keys/client.admin.keyring")).unwrap();
+    let key = keyring
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("key = "))
+        .unwrap()
+        .to_owned();
+    let text = std::fs::read_to_string(conf).unwrap();
+    let hosts = text
+        .lines()
+        .find_map(|l| l.strip_prefix("mon host = "))
+        .unwrap();
+    let v1 = hosts.split("v1:").nth(1).unwrap().trim_end_matches(']');
+    (key, v1.to_owned())
+}
+
+#[test]
+fn rook_records_replace_a_ceph_conf_and_the_key_is_never_shown() {
+    use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+    use k8s_openapi::ByteString;
+    use kube::api::{Api, PostParams};
+    use pvwarden_testkit::server::{Config, Server};
+
+    let Some(conf) = conf() else { return };
+    let (key, monitor) = admin_key_and_monitor(&conf);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(Server::start(Config::default())).unwrap();
+    let dir = std::env::temp_dir().join(format!("pvwarden-rook-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    runtime.block_on(async {
+        let options = pvwarden_kube::Options {
+            kubeconfig: Some(kubeconfig.clone()),
+            context: None,
+        };
+        let cluster = pvwarden_kube::Cluster::connect(&options).await.unwrap();
+        let client = cluster.client().clone();
+        let namespace: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "rook-ceph"}})).unwrap();
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .unwrap();
+        let endpoints: ConfigMap = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "rook-ceph-mon-endpoints", "namespace": "rook-ceph"},
+            "data": {"data": format!("a={monitor}"), "mapping": "{}"},
+        }))
+        .unwrap();
+        Api::<ConfigMap>::namespaced(client.clone(), "rook-ceph")
+            .create(&PostParams::default(), &endpoints)
+            .await
+            .unwrap();
+        let mut secret: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "rook-ceph-mon", "namespace": "rook-ceph"},
+        }))
+        .unwrap();
+        secret.data = Some(
+            [
+                (
+                    "ceph-username".to_owned(),
+                    ByteString(b"client.admin".to_vec()),
+                ),
+                (
+                    "ceph-secret".to_owned(),
+                    ByteString(key.clone().into_bytes()),
+                ),
+            ]
+            .into(),
+        );
+        Api::<Secret>::namespaced(client, "rook-ceph")
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+    });
+
+    let out = Command::new(env!("CARGO_BIN_EXE_pvwarden"))
+        .args([
+            "ceph",
+            "inventory",
+            "--rook-namespace",
+            "rook-ceph",
+            "--log-level",
+            "debug",
+        ])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .env_remove("CEPH_CONF")
+        .env_remove("PVWARDEN_CONTEXT")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let inventory: Value = serde_json::from_str(&stdout).unwrap();
+    let fsid = std::fs::read_to_string(&conf)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("fsid = ").map(str::to_owned))
+        .unwrap();
+    assert_eq!(inventory["fsid"], fsid.as_str());
+    assert!(
+        !stdout.contains(&key) && !stderr.contains(&key),
+        "the key was shown"
+    );
+    runtime.block_on(server.shutdown());
+    std::fs::remove_dir_all(&dir).unwrap();
 }

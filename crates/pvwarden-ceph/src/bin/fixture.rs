@@ -21,9 +21,9 @@ fn main() -> ExitCode {
     };
     let arg = |i: usize, default: &'static str| args.get(i).map_or(default, String::as_str);
     let connect = Connect {
-        conf: conf.into(),
-        keyring: None,
+        conf: Some(conf.into()),
         id: "admin".into(),
+        ..Connect::default()
     };
     let started = std::time::Instant::now();
     let result = Fixture::connect(&connect).and_then(|fixture| {

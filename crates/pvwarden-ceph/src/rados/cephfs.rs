@@ -17,7 +17,7 @@ use std::ptr;
 
 use jiff::Timestamp;
 
-use super::ffi::RadosError;
+use super::ffi::{value_cstring, RadosError};
 
 type MountT = *mut c_void;
 type DirT = *mut c_void;
@@ -139,8 +139,8 @@ impl Mount {
     /// Mounts filesystem `fs` as `client.<id>`.
     pub fn connect(
         id: &str,
-        conf: &str,
-        options: &[(&str, &str)],
+        conf: Option<&str>,
+        options: &[(&str, String)],
         fs: &str,
     ) -> Result<Mount, RadosError> {
         let c_id = cstring("ceph_create", id)?;
@@ -154,16 +154,18 @@ impl Mount {
             handle,
             mounted: false,
         };
-        let c_conf = cstring("ceph_conf_read_file", conf)?;
-        // SAFETY: the handle is live and the path outlives the call.
-        let rc = unsafe { ceph_conf_read_file(mount.handle, c_conf.as_ptr()) };
-        if rc < 0 {
-            return Err(fail(format!("reading {conf}"), rc));
+        if let Some(conf) = conf {
+            let c_conf = cstring("ceph_conf_read_file", conf)?;
+            // SAFETY: the handle is live and the path outlives the call.
+            let rc = unsafe { ceph_conf_read_file(mount.handle, c_conf.as_ptr()) };
+            if rc < 0 {
+                return Err(fail(format!("reading {conf}"), rc));
+            }
         }
         for (key, value) in options {
             let (k, v) = (
                 cstring("ceph_conf_set", key)?,
-                cstring("ceph_conf_set", value)?,
+                value_cstring("ceph_conf_set", key, value)?,
             );
             // SAFETY: the handle is live and both strings outlive the call.
             let rc = unsafe { ceph_conf_set(mount.handle, k.as_ptr(), v.as_ptr()) };

@@ -156,6 +156,16 @@ fn cstring(call: &str, s: &str) -> Result<CString, RadosError> {
     })
 }
 
+/// A configuration value as a C string; an error names the option, never the value (it
+/// may be the key).
+pub(super) fn value_cstring(call: &str, key: &str, value: &str) -> Result<CString, RadosError> {
+    CString::new(value).map_err(|_| RadosError {
+        call: call.to_owned(),
+        errno: -22,
+        detail: format!("the value of {key} holds a NUL byte"),
+    })
+}
+
 /// A connection to a cluster. librados handles are safe to share between threads.
 pub struct Cluster {
     handle: RadosT,
@@ -176,7 +186,11 @@ impl Drop for Cluster {
 
 impl Cluster {
     /// Connects as `client.<id>` with the configuration file and options given.
-    pub fn connect(id: &str, conf: &str, options: &[(&str, &str)]) -> Result<Cluster, RadosError> {
+    pub fn connect(
+        id: &str,
+        conf: Option<&str>,
+        options: &[(&str, String)],
+    ) -> Result<Cluster, RadosError> {
         let id = cstring("rados_create", id)?;
         let mut handle: RadosT = ptr::null_mut();
         // SAFETY: `handle` is a valid out-pointer; `id` lives for the call.
@@ -184,15 +198,18 @@ impl Cluster {
             rados_create(&mut handle, id.as_ptr())
         })?;
         let cluster = Cluster { handle };
-        let path = cstring("rados_conf_read_file", conf)?;
-        // SAFETY: the handle is live and `path` lives for the call.
-        let rc = unsafe { rados_conf_read_file(cluster.handle, path.as_ptr()) };
-        check(format!("reading {conf}"), rc)?;
+        if let Some(conf) = conf {
+            let path = cstring("rados_conf_read_file", conf)?;
+            // SAFETY: the handle is live and `path` lives for the call.
+            let rc = unsafe { rados_conf_read_file(cluster.handle, path.as_ptr()) };
+            check(format!("reading {conf}"), rc)?;
+        }
         for (key, value) in options {
             let k = cstring("rados_conf_set", key)?;
-            let v = cstring("rados_conf_set", value)?;
+            let v = value_cstring("rados_conf_set", key, value)?;
             // SAFETY: the handle is live and both strings live for the call.
             let rc = unsafe { rados_conf_set(cluster.handle, k.as_ptr(), v.as_ptr()) };
+            // The message names the option, never its value (it may be the key).
             check(format!("setting {key}"), rc)?;
         }
         // SAFETY: the handle is live and configured.

@@ -13,15 +13,60 @@ use crate::inventory::{
     SubvolumeGroup, DUMP_VERSION,
 };
 
-/// How to reach the cluster.
-#[derive(Debug, Clone)]
+/// How to reach the cluster: a ceph.conf, or monitor addresses and a key (as Rook keeps them).
+#[derive(Debug, Clone, Default)]
 pub struct Connect {
     /// The ceph.conf.
-    pub conf: PathBuf,
+    pub conf: Option<PathBuf>,
+    /// Monitor addresses (`mon_host`), when there is no ceph.conf.
+    pub mon_host: Option<String>,
+    /// The cephx key itself, when there is no keyring.
+    pub key: Option<Key>,
     /// The keyring, when not the one ceph.conf names.
     pub keyring: Option<PathBuf>,
     /// The cephx user, without `client.`.
     pub id: String,
+}
+
+/// A cephx key; never printed.
+#[derive(Clone)]
+pub struct Key(pub String);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(<redacted>)")
+    }
+}
+
+impl Connect {
+    /// What the connection comes from, for messages (never the key).
+    pub fn describe(&self) -> String {
+        match (&self.conf, &self.mon_host) {
+            (Some(conf), _) => conf.display().to_string(),
+            (None, Some(mons)) => format!("monitors {mons}"),
+            (None, None) => "the default ceph.conf".to_owned(),
+        }
+    }
+
+    /// The configuration options besides the file: keyring, monitors, key, and `extra`.
+    fn options<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, String)> {
+        let mut options: Vec<(&str, String)> =
+            extra.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        if let Some(keyring) = &self.keyring {
+            options.push(("keyring", keyring.display().to_string()));
+        }
+        if let Some(mons) = &self.mon_host {
+            options.push(("mon_host", mons.clone()));
+        }
+        if let Some(key) = &self.key {
+            options.push(("key", key.0.clone()));
+        }
+        options
+    }
+
+    fn conf_path(&self) -> Option<String> {
+        self.conf.as_ref().map(|c| c.display().to_string())
+    }
 }
 
 /// How to read.
@@ -78,24 +123,21 @@ pub(super) struct Counted {
 
 impl Counted {
     pub(super) fn connect(connect: &Connect) -> Result<Counted, ReadError> {
-        let conf = connect.conf.display().to_string();
-        let keyring = connect.keyring.as_ref().map(|k| k.display().to_string());
-        let mut options = vec![
-            // A cluster that does not answer fails the read instead of hanging it.
+        // A cluster that does not answer fails the read instead of hanging it.
+        let options = connect.options(&[
             ("client_mount_timeout", "30"),
             ("rados_mon_op_timeout", "30"),
             ("rados_osd_op_timeout", "30"),
-        ];
-        if let Some(keyring) = &keyring {
-            options.push(("keyring", keyring.as_str()));
-        }
-        let cluster = Cluster::connect(&connect.id, &conf, &options).map_err(|source| {
-            ReadError::Connect {
-                id: connect.id.clone(),
-                conf,
-                source,
-            }
-        })?;
+        ]);
+        let conf = connect.conf_path();
+        let cluster =
+            Cluster::connect(&connect.id, conf.as_deref(), &options).map_err(|source| {
+                ReadError::Connect {
+                    id: connect.id.clone(),
+                    conf: connect.describe(),
+                    source,
+                }
+            })?;
         Ok(Counted {
             cluster,
             connect: connect.clone(),
@@ -162,17 +204,9 @@ impl Counted {
 
     /// Mounts a filesystem with the same credentials.
     fn mount(&self, fs: &str) -> Result<Mount, RadosError> {
-        let conf = self.connect.conf.display().to_string();
-        let keyring = self
-            .connect
-            .keyring
-            .as_ref()
-            .map(|k| k.display().to_string());
-        let mut options = vec![("client_mount_timeout", "30")];
-        if let Some(keyring) = &keyring {
-            options.push(("keyring", keyring.as_str()));
-        }
-        Mount::connect(&self.connect.id, &conf, &options, fs)
+        let options = self.connect.options(&[("client_mount_timeout", "30")]);
+        let conf = self.connect.conf_path();
+        Mount::connect(&self.connect.id, conf.as_deref(), &options, fs)
     }
 
     /// Counts one request to the metadata servers.

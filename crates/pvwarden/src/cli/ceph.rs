@@ -39,6 +39,11 @@ pub struct CephAccess {
     /// The keyring with the key of --id; default: the one ceph.conf names.
     #[arg(long, value_name = "FILE", env = "PVWARDEN_CEPH_KEYRING")]
     pub keyring: Option<PathBuf>,
+    /// Reads the monitor addresses and the admin key from Rook's ConfigMap
+    /// `rook-ceph-mon-endpoints` and Secret `rook-ceph-mon` in this namespace of the
+    /// kubeconfig's cluster, instead of a ceph.conf (the key is never printed).
+    #[arg(long, value_name = "NAMESPACE", conflicts_with = "ceph_conf")]
+    pub rook_namespace: Option<String>,
     /// The cephx user, without `client.` (e.g. admin, csi-cephfs-provisioner).
     #[arg(
         long,
@@ -73,6 +78,8 @@ pub struct CephAuditArgs {
 pub struct CephInventoryArgs {
     #[command(flatten)]
     pub access: CephAccess,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Where to write the inventory; `-` is standard output.
     #[arg(short, long, value_name = "FILE", default_value = "-")]
     pub output: PathBuf,

@@ -12,7 +12,8 @@ use pvwarden_domain::storage::StorageFacts;
 use pvwarden_domain::verdict::OnDelete;
 
 use crate::cli::{
-    CephAccess, CephArgs, CephAuditArgs, CephCleanArgs, CephCommand, CephInventoryArgs, ModelArgs,
+    CephAccess, CephArgs, CephAuditArgs, CephCleanArgs, CephCommand, CephInventoryArgs,
+    ClusterArgs, ModelArgs,
 };
 use crate::cmd::audit::{self, Storage};
 use crate::load::load;
@@ -28,11 +29,14 @@ pub fn run(args: CephArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Reads the inventory from the dump, or from the live cluster.
-fn read_inventory(access: &CephAccess) -> anyhow::Result<(CephInventory, String)> {
+fn read_inventory(
+    access: &CephAccess,
+    cluster: &ClusterArgs,
+) -> anyhow::Result<(CephInventory, String)> {
     let (mut inventory, source) = match &access.inventory {
         Some(path) => (CephInventory::read(path)?, path.display().to_string()),
         None => {
-            let inventory = live::read(access)?;
+            let inventory = live::read(access, cluster)?;
             let source = format!("ceph:{}", inventory.fsid);
             (inventory, source)
         }
@@ -108,7 +112,7 @@ impl Storage for CephStorage {
 fn run_audit(args: &CephAuditArgs) -> anyhow::Result<ExitCode> {
     audit::check_ignores(&args.audit.ignore, report::RULES)?;
     let loaded = load(&args.audit.model)?;
-    let (inventory, source) = read_inventory(&args.access)?;
+    let (inventory, source) = read_inventory(&args.access, &args.audit.model.cluster)?;
     let report = pvwarden_ceph::join(&inventory, loaded.inventory.pvs(), loaded.settings.now);
     tracing::debug!(
         objects = report.objects.len(),
@@ -129,7 +133,7 @@ fn run_inventory(args: &CephInventoryArgs) -> anyhow::Result<ExitCode> {
     if args.access.inventory.is_some() {
         bail!("--inventory: `ceph inventory` reads the cluster; give --ceph-conf instead");
     }
-    let (inventory, _) = read_inventory(&args.access)?;
+    let (inventory, _) = read_inventory(&args.access, &args.cluster)?;
     let text = serde_json::to_string_pretty(&inventory)?;
     if args.output.as_os_str() == "-" {
         let mut out = std::io::stdout().lock();
@@ -183,7 +187,7 @@ fn run_clean(args: &CephCleanArgs) -> anyhow::Result<ExitCode> {
              files or the cluster that hold the PVs"
         );
     }
-    let (inventory, _) = read_inventory(&args.access)?;
+    let (inventory, _) = read_inventory(&args.access, &args.cluster)?;
     let report = pvwarden_ceph::join(&inventory, loaded.inventory.pvs(), loaded.settings.now);
     let options = Options {
         purge: args.purge,
@@ -204,7 +208,13 @@ fn run_clean(args: &CephCleanArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let journal = crate::cmd::repair::open_journal(&args.journal)?;
-        return live::apply(&args.access, &plan, &journal, &inventory.fsid);
+        return live::apply(
+            &args.access,
+            &args.cluster,
+            &plan,
+            &journal,
+            &inventory.fsid,
+        );
     }
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -259,36 +269,91 @@ mod live {
     use std::io::Write;
     use std::process::ExitCode;
 
+    use anyhow::Context;
     use jiff::Timestamp;
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    use kube::Api;
     use pvwarden_ceph::clean::{Plan, Removal};
     use pvwarden_ceph::inventory::CephInventory;
-    use pvwarden_ceph::rados::{self, Connect, ReadOptions, RemoveError};
+    use pvwarden_ceph::rados::{self, Connect, Key, ReadOptions, RemoveError};
     use pvwarden_journal::SqliteJournal;
     use pvwarden_journal::{Entry, EntryState, Journal, ObjectRef, Run, RunId, RunState};
 
-    use crate::cli::CephAccess;
+    use crate::cli::{CephAccess, ClusterArgs};
 
-    pub fn read(access: &CephAccess) -> anyhow::Result<CephInventory> {
-        if access.ceph_conf.is_none() {
+    pub fn read(access: &CephAccess, cluster: &ClusterArgs) -> anyhow::Result<CephInventory> {
+        if access.ceph_conf.is_none() && access.rook_namespace.is_none() {
             anyhow::bail!(
-                "give --inventory FILE, or --ceph-conf FILE (or CEPH_CONF) to read a cluster"
+                "give --inventory FILE, --ceph-conf FILE (or CEPH_CONF) or --rook-namespace NS \
+                 to read a cluster"
             );
         }
         let options = ReadOptions {
             journal_instances: access.journal_instance.clone(),
             concurrency: access.concurrency.max(1),
         };
-        Ok(rados::read(&connect(access)?, &options)?)
+        Ok(rados::read(&connect(access, cluster)?, &options)?)
     }
 
-    fn connect(access: &CephAccess) -> anyhow::Result<Connect> {
+    fn connect(access: &CephAccess, cluster: &ClusterArgs) -> anyhow::Result<Connect> {
+        if let Some(namespace) = &access.rook_namespace {
+            return crate::load::runtime()?.block_on(rook(namespace, cluster));
+        }
         let Some(conf) = &access.ceph_conf else {
             anyhow::bail!("give --ceph-conf FILE (or CEPH_CONF) to reach the cluster");
         };
         Ok(Connect {
-            conf: conf.clone(),
+            conf: Some(conf.clone()),
             keyring: access.keyring.clone(),
             id: access.id.clone(),
+            ..Connect::default()
+        })
+    }
+
+    /// The ConfigMap where Rook keeps the monitor addresses (`data: a=IP:PORT,b=...`).
+    const MON_ENDPOINTS: &str = "rook-ceph-mon-endpoints";
+    /// The Secret where Rook keeps the admin user and key.
+    const MON_SECRET: &str = "rook-ceph-mon";
+
+    /// The connection Rook's own records give, read from the cluster.
+    async fn rook(namespace: &str, cluster: &ClusterArgs) -> anyhow::Result<Connect> {
+        let kube = pvwarden_kube::Cluster::connect(&cluster.options()).await?;
+        let configmaps: Api<ConfigMap> = Api::namespaced(kube.client().clone(), namespace);
+        let endpoints = configmaps
+            .get(MON_ENDPOINTS)
+            .await
+            .with_context(|| format!("cannot read ConfigMap {namespace}/{MON_ENDPOINTS}"))?;
+        let data = endpoints
+            .data
+            .as_ref()
+            .and_then(|d| d.get("data"))
+            .filter(|d| !d.is_empty())
+            .with_context(|| format!("ConfigMap {namespace}/{MON_ENDPOINTS} has no field data"))?;
+        let mon_host = data
+            .split(',')
+            .map(|entry| entry.split_once('=').map_or(entry, |(_, addr)| addr))
+            .collect::<Vec<_>>()
+            .join(",");
+        let secrets: Api<Secret> = Api::namespaced(kube.client().clone(), namespace);
+        let secret = secrets
+            .get(MON_SECRET)
+            .await
+            .with_context(|| format!("cannot read Secret {namespace}/{MON_SECRET}"))?;
+        let field = |name: &str| {
+            secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get(name))
+                .map(|v| String::from_utf8_lossy(&v.0).trim().to_owned())
+        };
+        let key = field("ceph-secret")
+            .with_context(|| format!("Secret {namespace}/{MON_SECRET} has no field ceph-secret"))?;
+        let user = field("ceph-username").unwrap_or_else(|| "client.admin".to_owned());
+        Ok(Connect {
+            mon_host: Some(mon_host),
+            key: Some(Key(key)),
+            id: user.trim_start_matches("client.").to_owned(),
+            ..Connect::default()
         })
     }
 
@@ -297,11 +362,12 @@ mod live {
     /// removal that fails stops it.
     pub fn apply(
         access: &CephAccess,
+        cluster: &ClusterArgs,
         plan: &Plan,
         journal: &SqliteJournal,
         fsid: &str,
     ) -> anyhow::Result<ExitCode> {
-        let remover = rados::remove(&connect(access)?)?;
+        let remover = rados::remove(&connect(access, cluster)?)?;
         let now = Timestamp::now();
         let run = Run {
             id: RunId::new(now),
@@ -405,13 +471,13 @@ mod live {
     use pvwarden_ceph::inventory::CephInventory;
     use pvwarden_journal::SqliteJournal;
 
-    use crate::cli::CephAccess;
+    use crate::cli::{CephAccess, ClusterArgs};
 
     /// What to say where Ceph access is needed.
     const NO_ACCESS: &str = "this pvwarden was built without Ceph access (cargo feature \
         `ceph`, which needs librados)";
 
-    pub fn read(_access: &CephAccess) -> anyhow::Result<CephInventory> {
+    pub fn read(_access: &CephAccess, _cluster: &ClusterArgs) -> anyhow::Result<CephInventory> {
         anyhow::bail!(
             "{NO_ACCESS}: give --inventory FILE, written by `pvwarden ceph inventory` where Ceph \
              is reachable"
@@ -420,6 +486,7 @@ mod live {
 
     pub fn apply(
         _access: &CephAccess,
+        _cluster: &ClusterArgs,
         _plan: &Plan,
         _journal: &SqliteJournal,
         _fsid: &str,
