@@ -1,4 +1,4 @@
-//! The join of the bundled example (examples/ceph): every classification the storage audit
+//! The join of the example in testdata/ceph: every classification the storage audit
 //! makes, and the clean plan it leads to.
 
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
@@ -13,7 +13,7 @@ use pvwarden_domain::inventory::Inventory;
 
 fn example(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/ceph")
+        .join("../../testdata/ceph")
         .join(file)
 }
 

@@ -1,4 +1,4 @@
-//! `pvwarden ceph audit` and `ceph clean` from the bundled inventory dump (examples/ceph),
+//! `pvwarden ceph audit` and `ceph clean` from the inventory dump in testdata/ceph,
 //! through the binary: the report formats, exit codes and the plan a user sees.
 
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
@@ -12,7 +12,7 @@ const NOW: &str = "2026-12-04T12:00:00Z";
 
 fn example(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/ceph")
+        .join("../../testdata/ceph")
         .join(file)
 }
 
@@ -178,5 +178,19 @@ fn explain_with_an_inventory_follows_the_storage() {
     assert!(
         !found.contains("Assumed, because it endangers data"),
         "{found}"
+    );
+}
+
+/// The README's first command reads every file under examples/: nothing there may be
+/// anything but Kubernetes manifests (a Ceph dump lives in testdata/ceph).
+#[test]
+fn the_readme_audit_of_examples_has_no_input_errors() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let out = pvwarden(&["audit", "--exit-zero", examples.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
