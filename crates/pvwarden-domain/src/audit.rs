@@ -20,6 +20,7 @@ use crate::inventory::Inventory;
 use crate::remedy;
 use crate::rule::{self, ShareIndex, VolumeContext};
 use crate::sim::{Owner, Sim, State, Trace};
+use crate::storage::StorageFacts;
 use crate::verdict::{Chapter, ClaimVerdict, NextDeletion, OnDelete, VolumeVerdict};
 use crate::version::Assumptions;
 
@@ -31,6 +32,7 @@ pub struct Auditor<'a> {
     settings: Settings,
     shares: ShareIndex,
     story: bool,
+    storage: Option<&'a StorageFacts>,
 }
 
 /// The outcome of one simulated path.
@@ -56,6 +58,7 @@ impl<'a> Auditor<'a> {
             settings,
             shares,
             story: true,
+            storage: None,
         }
     }
 
@@ -68,6 +71,14 @@ impl<'a> Auditor<'a> {
         self
     }
 
+    /// Predicts from what a read of the storage found, for the PVs it has facts about,
+    /// instead of the endangering assumption that every volume exists.
+    #[must_use]
+    pub fn with_storage(mut self, facts: &'a StorageFacts) -> Self {
+        self.storage = Some(facts);
+        self
+    }
+
     /// The assumptions every verdict of this audit rests on.
     pub fn assumptions(&self) -> &Assumptions {
         &self.assumptions
@@ -76,7 +87,10 @@ impl<'a> Auditor<'a> {
     /// The verdict for one PV.
     pub fn volume(&self, pv: &PvFacts) -> VolumeVerdict {
         let classification = classify(pv, self.inventory);
-        let evidence = evidence::read(pv, self.inventory, &self.settings);
+        let mut evidence = evidence::read(pv, self.inventory, &self.settings);
+        if let Some(found) = self.storage.and_then(|facts| facts.get(&pv.name)) {
+            evidence.apply_storage(found);
+        }
         let mut sim = Sim {
             pv,
             inventory: self.inventory,

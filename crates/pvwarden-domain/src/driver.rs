@@ -69,6 +69,16 @@ pub enum Backend {
     PoolMissing(String),
     /// The volume is already gone.
     Gone(String),
+    /// A read of the storage found the volume, and the journal entry leading to it where the
+    /// driver keeps one: the same outcome as [`Backend::Present`], known rather than assumed.
+    Found(String),
+}
+
+impl Backend {
+    /// Returns true when the volume exists, whether assumed or found by a storage read.
+    pub fn volume_exists(&self) -> bool {
+        matches!(self, Backend::Present | Backend::Found(_))
+    }
 }
 
 /// Whether deletion secrets reach the driver.

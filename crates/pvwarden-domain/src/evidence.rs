@@ -117,6 +117,21 @@ pub fn read(pv: &PvFacts, inventory: &Inventory, settings: &Settings) -> Evidenc
     }
 }
 
+impl Evidence {
+    /// Takes what a read of the storage found: it replaces what events implied about the
+    /// backend, because it is a direct and current look rather than a report of a past call.
+    pub fn apply_storage(&mut self, found: &Backend) {
+        let what = match found {
+            Backend::Present => "the volume exists".to_owned(),
+            Backend::Found(why) => format!("found: {why}"),
+            Backend::PoolMissing(why) => format!("the pool or filesystem is missing: {why}"),
+            Backend::Gone(why) => format!("the volume is gone: {why}"),
+        };
+        self.notes.push(format!("the storage read says {what}"));
+        self.backend = found.clone();
+    }
+}
+
 /// Recognises delete failures that state a fact about the backend.
 fn backend_fact(message: &str) -> Option<Backend> {
     let lower = message.to_ascii_lowercase();

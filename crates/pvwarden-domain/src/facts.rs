@@ -141,6 +141,9 @@ pub struct CsiSource {
     /// key share storage. The paths themselves are long, unique per volume and
     /// read by nothing else, so only their hash is kept.
     pub path_key: Option<u64>,
+    /// The CephFS directory itself (`rootPath`, else `subvolumePath`), for a read of the
+    /// storage that checks it exists; the audit compares [`CsiSource::path_key`] only.
+    pub path: Option<Box<str>>,
 }
 
 /// The volume attributes kept from `spec.csi.volumeAttributes`.

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //!   Object ─▶ Inventory ─▶ Auditor ─┬─ classify   static / dynamic, with evidence
-//!                                   ├─ evidence   events, ages
+//!                                   ├─ evidence   events, ages, storage facts
 //!                                   ├─ sim        PV controller, provisioner,
 //!                                   │             attacher, driver profile
 //!                                   ├─ rule       findings
@@ -26,6 +26,7 @@ pub mod object;
 mod remedy;
 pub mod rule;
 pub mod sim;
+pub mod storage;
 pub mod verdict;
 pub mod version;
 pub mod volid;

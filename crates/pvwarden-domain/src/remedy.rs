@@ -7,7 +7,6 @@
 //! that no storage can be lost by it.
 
 use crate::classify::Provisioning;
-use crate::driver::Backend;
 use crate::facts::{Phase, ReclaimPolicy, ATTACHER_FINALIZER_PREFIX, PROVISIONER_FINALIZER};
 use crate::rule::VolumeContext;
 use crate::verdict::{OnDelete, Remedy, RemedyKind};
@@ -40,9 +39,8 @@ pub(crate) fn for_volume(ctx: &VolumeContext<'_>) -> (Vec<Remedy>, Vec<String>) 
     let o = ctx.outcome;
     // No delete call can reach the storage: the handle never decodes, the
     // storage is already gone, or the phase is one the provisioner never deletes.
-    let storage_safe = ctx.never_deletes()
-        || !matches!(ctx.sim.backend, Backend::Present)
-        || o.settled.phase == Phase::Failed;
+    let storage_safe =
+        ctx.never_deletes() || !ctx.sim.backend.volume_exists() || o.settled.phase == Phase::Failed;
     let troubled = o.stuck.is_some() || o.on_delete == OnDelete::Hangs;
 
     if troubled && o.blocking.iter().any(|f| f == PROVISIONER_FINALIZER) {

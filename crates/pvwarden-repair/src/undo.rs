@@ -140,6 +140,16 @@ impl<J: Journal> Undo<'_, J> {
                 ));
                 Ok(true)
             }
+            // `pvwarden ceph clean` journals storage removals in the same journal; removed
+            // storage cannot be put back, so such a run is never reported undone.
+            "remove-subvolume" | "move-image-to-trash" | "purge-image" | "remove-journal-entry" => {
+                self.fail(format!(
+                    "{}: removed storage cannot be brought back by undo (an image moved to the \
+                     RBD trash can be restored with `rbd trash restore`)",
+                    entry.target
+                ));
+                Ok(false)
+            }
             _ => Ok(true),
         }
     }

@@ -6,6 +6,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use pvwarden_domain::rule::Severity;
 use pvwarden_domain::version::Version;
 
+mod ceph;
+pub use self::ceph::*;
 mod repair;
 pub use self::repair::*;
 mod generate;
@@ -37,6 +39,8 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Lists the rules with their ids, severities and summaries.
     Rules,
+    /// The Ceph storage behind ceph-csi volumes: audit, inventory, clean.
+    Ceph(CephArgs),
     /// Plans the safe repair of stuck PVs and claims; `--apply --confirm DIGEST` carries it out.
     Fix(FixArgs),
     /// Deletes Released static PV objects, never their storage (`--released-static`).
@@ -202,6 +206,10 @@ pub struct ExplainArgs {
     /// Prints the explanation as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// A Ceph inventory (`pvwarden ceph inventory`): the story follows what the storage
+    /// holds instead of assuming every volume and journal entry exists.
+    #[arg(long, value_name = "FILE")]
+    pub ceph_inventory: Option<PathBuf>,
 }
 
 /// Arguments of `snapshot`.

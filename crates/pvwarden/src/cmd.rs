@@ -6,11 +6,13 @@ use crate::cli::Command;
 
 pub mod audit;
 pub use self::audit as audit_summary;
+mod ceph;
 mod decode;
 mod explain;
 mod rbac;
-mod repair;
+
 mod share;
+pub(crate) mod repair;
 mod snapshot;
 mod static_volume;
 
@@ -22,6 +24,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Decode(args) => decode::run(&args),
         Command::Snapshot(args) => snapshot::run(&args),
         Command::Rbac(args) => rbac::run(&args),
+        Command::Ceph(args) => ceph::run(args),
         Command::Fix(args) => repair::fix(&args),
         Command::Prune(args) => repair::prune(&args),
         Command::Journal(args) => repair::journal(&args),
@@ -33,7 +36,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
             writeln!(out, "{:<30} {:<8} SUMMARY", "RULE", "SEVERITY")?;
-            for rule in pvwarden_domain::rule::RULES {
+            let rules = pvwarden_domain::rule::RULES.iter();
+            for rule in rules.chain(pvwarden_ceph::report::RULES) {
                 writeln!(
                     out,
                     "{:<30} {:<8} {}",

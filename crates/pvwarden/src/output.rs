@@ -37,6 +37,45 @@ fn duration_secs<S: serde::Serializer>(d: &jiff::SignedDuration, s: S) -> Result
     s.serialize_str(&format!("{}s", d.as_secs()))
 }
 
+/// A part of the report about the storage behind the volumes (`pvwarden ceph audit`),
+/// written after the claims.
+#[derive(Debug, Clone)]
+pub struct Section {
+    /// Its key in the JSON and YAML reports.
+    pub key: &'static str,
+    /// Where it was read (a dump file, or `ceph:<fsid>`), for locations in SARIF.
+    pub source: String,
+    /// Its tables for the table formats.
+    pub tables: Vec<SectionTable>,
+    /// Its JSON form.
+    pub value: serde_json::Value,
+    /// Its findings, each with the kind and name of the object, after `--ignore` and the
+    /// baseline.
+    pub findings: Vec<SectionFinding>,
+}
+
+/// A table of a [`Section`].
+#[derive(Debug, Clone)]
+pub struct SectionTable {
+    /// The line above it.
+    pub title: &'static str,
+    /// The column headers.
+    pub headers: Vec<&'static str>,
+    /// The rows, one cell per header.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// A finding about an object of a [`Section`].
+#[derive(Debug, Clone)]
+pub struct SectionFinding {
+    /// The object's kind, as the baseline records it.
+    pub kind: &'static str,
+    /// The object's name.
+    pub object: String,
+    /// The finding.
+    pub finding: pvwarden_domain::rule::Finding,
+}
+
 /// A report being written.
 pub trait Sink {
     /// Starts the report.
@@ -52,6 +91,8 @@ pub trait Sink {
     }
     /// Adds one claim (all volumes come first).
     fn claim(&mut self, verdict: &ClaimVerdict) -> anyhow::Result<()>;
+    /// Adds a section about the storage (after the claims, before the end).
+    fn section(&mut self, section: &Section) -> anyhow::Result<()>;
     /// Ends the report.
     fn finish(&mut self, summary: &Summary) -> anyhow::Result<()>;
 }

@@ -47,6 +47,14 @@ const ASSUMED: &str = "Assumed, because it endangers data: the journal entry and
     exist (without Ceph access the input cannot show them; were they gone, ceph-csi would \
     answer OK and delete nothing)";
 
+/// What a verdict that destroys data rests on: the endangering assumption, or a storage read.
+fn basis(backend: &Backend) -> String {
+    match backend {
+        Backend::Found(why) => format!("Seen in the storage: {why}"),
+        _ => ASSUMED.to_owned(),
+    }
+}
+
 fn is_legacy_era(v: Version) -> bool {
     v.at_least(1, 1) && !v.at_least(3, 0)
 }
@@ -98,7 +106,7 @@ fn delete_rbd(r: &Request<'_>, handle: &str) -> Answer {
     if v.at_least(3, 5) && volid::is_migration_handle(handle) {
         return match volid::parse_migration(handle) {
             Ok(_) => match r.backend {
-                Backend::Present => Answer::Ok {
+                Backend::Present | Backend::Found(_) => Answer::Ok {
                     fate: Fate::Destroyed,
                     why: "ceph-csi deletes the migrated in-tree image the handle names".into(),
                 },
@@ -129,11 +137,11 @@ fn delete_rbd(r: &Request<'_>, handle: &str) -> Answer {
             code: "Internal",
             message: format!("pool ID ({}) not found in Ceph cluster", id.location_id),
         },
-        Backend::Present => Answer::Ok {
+        Backend::Present | Backend::Found(_) => Answer::Ok {
             fate: Fate::Destroyed,
             why: format!(
                 "the id decodes (cluster {}, pool id {}, uuid {}); ceph-csi follows its \
-                 journal to the image and deletes it (via the RBD trash{}). {ASSUMED}",
+                 journal to the image and deletes it (via the RBD trash{}). {}",
                 id.cluster_id,
                 id.location_id,
                 id.object_uuid,
@@ -141,7 +149,8 @@ fn delete_rbd(r: &Request<'_>, handle: &str) -> Answer {
                     "; its space is freed once its snapshots are gone"
                 } else {
                     ""
-                }
+                },
+                basis(r.backend)
             ),
         },
         _ => gone(r.backend),
@@ -206,16 +215,19 @@ fn delete_cephfs(r: &Request<'_>, handle: &str) -> Answer {
                 id.location_id
             ),
         },
-        Backend::Present if r.has_snapshots => Answer::Error {
+        Backend::Present | Backend::Found(_) if r.has_snapshots => Answer::Error {
             code: "FailedPrecondition",
             message: "subvolume has snapshots: it cannot be purged until they are deleted".into(),
         },
-        Backend::Present => Answer::Ok {
+        Backend::Present | Backend::Found(_) => Answer::Ok {
             fate: Fate::Destroyed,
             why: format!(
                 "the id decodes (cluster {}, filesystem id {}, uuid {}); ceph-csi finds the \
-                 subvolume through its journal and purges it. {ASSUMED}",
-                id.cluster_id, id.location_id, id.object_uuid
+                 subvolume through its journal and purges it. {}",
+                id.cluster_id,
+                id.location_id,
+                id.object_uuid,
+                basis(r.backend)
             ),
         },
         _ => gone(r.backend),
@@ -228,7 +240,7 @@ fn gone(backend: &Backend) -> Answer {
             format!("the pool or filesystem is gone ({why}); ceph-csi answers OK")
         }
         Backend::Gone(why) => format!("the volume is already gone ({why}); ceph-csi answers OK"),
-        Backend::Present => "the volume exists".into(),
+        Backend::Present | Backend::Found(_) => "the volume exists".into(),
     };
     Answer::Ok {
         fate: Fate::AlreadyGone,

@@ -133,9 +133,8 @@ fn pv_source(
         });
         let attr = |key: &str| csi.volume_attributes.as_ref()?.get(key).map(String::as_str);
         let root_path = attr("rootPath").is_some();
-        let path_key = attr("rootPath")
-            .or(attr("subvolumePath"))
-            .map(|path| cephfs_path_key(attr("clusterID").unwrap_or(""), path));
+        let path = attr("rootPath").or(attr("subvolumePath"));
+        let path_key = path.map(|path| cephfs_path_key(attr("clusterID").unwrap_or(""), path));
         return Source::Csi(CsiSource {
             driver: strings.intern(&csi.driver),
             handle: csi.volume_handle.clone(),
@@ -143,6 +142,7 @@ fn pv_source(
             node_stage_secret,
             root_path,
             path_key,
+            path: path.map(Box::from),
         });
     }
     in_tree_source(spec).unwrap_or(Source::None)

@@ -6,14 +6,15 @@ use std::process::ExitCode;
 use anyhow::bail;
 use pvwarden_domain::audit::Auditor;
 use pvwarden_domain::rule::{self, Finding, Severity};
+use pvwarden_domain::storage::StorageFacts;
 use pvwarden_domain::verdict::OnDelete;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::baseline::{Baseline, Entry};
 use crate::cli::{AuditArgs, Format};
-use crate::load::load;
-use crate::output::{self, Header};
+use crate::load::{load, Loaded};
+use crate::output::{self, Header, Section};
 
 /// How many PVs are evaluated together before their verdicts are written.
 const CHUNK: usize = 1024;
@@ -42,13 +43,16 @@ pub struct Summary {
     pub findings: BTreeMap<&'static str, u64>,
 }
 
+/// What a storage backend adds to an audit: facts for the model, and a section of its own.
+pub trait Storage {
+    /// What the storage read found behind each PV.
+    fn facts(&self) -> &StorageFacts;
+    /// The section, given each PV's `on_delete` by name.
+    fn section(&self, on_delete: &dyn Fn(&str) -> Option<OnDelete>, wide: bool) -> Section;
+}
+
 pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
-    for id in &args.ignore {
-        if rule::find(id).is_none() {
-            bail!("--ignore {id}: no such rule (run `pvwarden rules` for the list)");
-        }
-    }
-    let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
+    check_ignores(&args.ignore, &[])?;
     let started = std::time::Instant::now();
     let loaded = load(&args.model)?;
     tracing::debug!(
@@ -56,13 +60,38 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         rss_kib = crate::load::rss_kib(),
         "input read"
     );
+    report(args, &loaded, None)
+}
+
+/// Refuses an `--ignore` that names no rule of `pvwarden rules` nor of `extra`.
+pub fn check_ignores(ignore: &[String], extra: &[rule::Rule]) -> anyhow::Result<()> {
+    for id in ignore {
+        if rule::find(id).is_none() && !extra.iter().any(|r| r.id == id) {
+            bail!("--ignore {id}: no such rule (run `pvwarden rules` for the list)");
+        }
+    }
+    Ok(())
+}
+
+/// Audits what was loaded and writes the report; `storage` adds a backend's facts and
+/// section. Returns the exit code.
+pub fn report(
+    args: &AuditArgs,
+    loaded: &Loaded,
+    storage: Option<&dyn Storage>,
+) -> anyhow::Result<ExitCode> {
+    let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
+    let started = std::time::Instant::now();
     let story = args.story && matches!(args.output, Format::Json | Format::Yaml);
-    let auditor = Auditor::new(
+    let mut auditor = Auditor::new(
         &loaded.inventory,
         loaded.assumptions.clone(),
         loaded.settings,
     )
     .with_story(story);
+    if let Some(storage) = storage {
+        auditor = auditor.with_storage(storage.facts());
+    }
     let filter = Filter {
         ignore: args.ignore.iter().map(String::as_str).collect(),
         baseline: baseline.as_ref(),
@@ -145,6 +174,23 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<ExitCode> {
         summary.claims += 1;
         summary.stuck_claims += u64::from(verdict.stuck);
         sink.claim(&verdict)?;
+    }
+    if let Some(storage) = storage {
+        let mut section = storage.section(&outcome_of, args.output == Format::Wide);
+        let mut kept = Vec::with_capacity(section.findings.len());
+        for mut item in std::mem::take(&mut section.findings) {
+            let mut findings = vec![item.finding];
+            let entries = filter.apply(&mut findings, item.kind, &item.object);
+            recorded.findings.extend(entries);
+            tally(&findings, &mut summary);
+            worst = worst.max(findings.iter().map(|f| f.severity).max());
+            if let Some(finding) = findings.pop() {
+                item.finding = finding;
+                kept.push(item);
+            }
+        }
+        section.findings = kept;
+        sink.section(&section)?;
     }
     sink.finish(&summary)?;
     tracing::debug!(

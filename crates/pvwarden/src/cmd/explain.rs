@@ -22,7 +22,18 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         eprintln!("pvwarden: {error}");
     }
     let inventory = &loaded.inventory;
-    let auditor = Auditor::new(inventory, loaded.assumptions.clone(), loaded.settings);
+    // With a Ceph inventory, the story follows what the storage holds, not the assumption.
+    let storage = match &args.ceph_inventory {
+        Some(path) => {
+            let ceph = pvwarden_ceph::CephInventory::read(path)?;
+            Some(pvwarden_ceph::join(&ceph, inventory.pvs(), loaded.settings.now).storage_facts())
+        }
+        None => None,
+    };
+    let mut auditor = Auditor::new(inventory, loaded.assumptions.clone(), loaded.settings);
+    if let Some(facts) = &storage {
+        auditor = auditor.with_storage(facts);
+    }
 
     let (claim, pv) = match args.name.split_once('/') {
         Some((ns, name)) => {

@@ -56,7 +56,7 @@ pub fn prune(args: &PruneArgs) -> anyhow::Result<ExitCode> {
 
 /// The command as journaled: the verb and its arguments, which hold no secrets
 /// (credentials come from the kubeconfig, never from flags).
-fn command_line(verb: &str) -> String {
+pub(crate) fn command_line(verb: &str) -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let start = args.iter().position(|a| a == verb).unwrap_or(0);
     args[start..].join(" ")
@@ -143,7 +143,7 @@ async fn connect(cluster: &ClusterArgs) -> anyhow::Result<Cluster> {
     Ok(Cluster::connect(&cluster.options()).await?)
 }
 
-fn open_journal(path: &JournalPath) -> anyhow::Result<SqliteJournal> {
+pub(crate) fn open_journal(path: &JournalPath) -> anyhow::Result<SqliteJournal> {
     let path = path
         .path
         .clone()

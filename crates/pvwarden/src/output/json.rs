@@ -5,7 +5,7 @@ use std::io::{BufWriter, Stdout, Write};
 use pvwarden_domain::verdict::{ClaimVerdict, VolumeVerdict};
 use serde_json::{Map, Value};
 
-use super::{Header, Sink, SCHEMA_VERSION};
+use super::{Header, Section, Sink, SCHEMA_VERSION};
 use crate::cmd::audit_summary::Summary;
 
 /// The JSON report: `{"apiVersion", "kind", ..., "volumes": [...], "claims": [...], "summary"}`.
@@ -13,6 +13,8 @@ pub struct Json {
     out: BufWriter<Stdout>,
     volumes: u64,
     claims: Option<u64>,
+    /// Set once the claims array is closed (a section came after it).
+    closed: bool,
 }
 
 impl Json {
@@ -21,7 +23,20 @@ impl Json {
             out: BufWriter::with_capacity(1 << 16, out),
             volumes: 0,
             claims: None,
+            closed: false,
         }
+    }
+
+    /// Closes the claims array, opening it first when no claim came.
+    fn close_claims(&mut self) -> std::io::Result<()> {
+        if !self.closed {
+            if self.claims.is_none() {
+                self.out.write_all(b"],\"claims\":[")?;
+            }
+            self.out.write_all(b"]")?;
+            self.closed = true;
+        }
+        Ok(())
     }
 }
 
@@ -74,13 +89,18 @@ impl Sink for Json {
         Ok(())
     }
 
+    fn section(&mut self, section: &Section) -> anyhow::Result<()> {
+        self.close_claims()?;
+        write!(self.out, ",\"{}\":", section.key)?;
+        serde_json::to_writer(&mut self.out, &section.value)?;
+        Ok(())
+    }
+
     fn finish(&mut self, summary: &Summary) -> anyhow::Result<()> {
-        if self.claims.is_none() {
-            self.out.write_all(b"],\"claims\":[")?;
-        }
+        self.close_claims()?;
         writeln!(
             self.out,
-            "],\"summary\":{}}}",
+            ",\"summary\":{}}}",
             serde_json::to_string(summary)?
         )?;
         self.out.flush()?;
@@ -94,6 +114,7 @@ pub struct Yaml {
     doc: Map<String, Value>,
     volumes: Vec<Value>,
     claims: Vec<Value>,
+    sections: Vec<(String, Value)>,
 }
 
 impl Sink for Yaml {
@@ -126,6 +147,12 @@ impl Sink for Yaml {
         Ok(())
     }
 
+    fn section(&mut self, section: &Section) -> anyhow::Result<()> {
+        self.sections
+            .push((section.key.to_owned(), section.value.clone()));
+        Ok(())
+    }
+
     fn finish(&mut self, summary: &Summary) -> anyhow::Result<()> {
         self.doc.insert(
             "volumes".into(),
@@ -135,6 +162,9 @@ impl Sink for Yaml {
             "claims".into(),
             Value::Array(std::mem::take(&mut self.claims)),
         );
+        for (key, value) in std::mem::take(&mut self.sections) {
+            self.doc.insert(key, value);
+        }
         self.doc
             .insert("summary".into(), serde_json::to_value(summary)?);
         let text = serde_saphyr::to_string(&Value::Object(std::mem::take(&mut self.doc)))?;

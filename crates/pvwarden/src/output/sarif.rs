@@ -7,7 +7,7 @@ use pvwarden_domain::rule::{Finding, Severity, RULES};
 use pvwarden_domain::verdict::{ClaimVerdict, VolumeVerdict};
 use serde_json::{json, Value};
 
-use super::{Header, Sink};
+use super::{Header, Section, Sink};
 use crate::cmd::audit_summary::Summary;
 
 /// Collects results and writes one SARIF log at the end.
@@ -65,6 +65,15 @@ impl Sink for Sarif {
             verdict.namespace, verdict.name
         );
         self.add(&verdict.findings, &verdict.origin, &object);
+        Ok(())
+    }
+
+    fn section(&mut self, section: &Section) -> anyhow::Result<()> {
+        let origin = Origin::new(section.source.as_str(), 0);
+        for f in &section.findings {
+            let object = format!("{} {}", f.kind, f.object);
+            self.add(std::slice::from_ref(&f.finding), &origin, &object);
+        }
         Ok(())
     }
 

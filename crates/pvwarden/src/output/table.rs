@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Stdout, Write};
 use pvwarden_domain::rule::{Finding, Severity};
 use pvwarden_domain::verdict::{ClaimVerdict, OnDelete, VolumeVerdict};
 
-use super::{Header, Sink};
+use super::{Header, Section, Sink};
 use crate::cli::ColorChoice;
 use crate::cmd::audit_summary::Summary;
 
@@ -15,6 +15,7 @@ pub struct Table {
     color: bool,
     volumes: Vec<Vec<Cell>>,
     claims: Vec<Vec<Cell>>,
+    sections: Vec<Section>,
     assumptions: String,
 }
 
@@ -48,6 +49,7 @@ impl Table {
             color,
             volumes: Vec::new(),
             claims: Vec::new(),
+            sections: Vec::new(),
             assumptions: String::new(),
         }
     }
@@ -183,6 +185,11 @@ impl Sink for Table {
         Ok(())
     }
 
+    fn section(&mut self, section: &Section) -> anyhow::Result<()> {
+        self.sections.push(section.clone());
+        Ok(())
+    }
+
     fn finish(&mut self, summary: &Summary) -> anyhow::Result<()> {
         let mut headers = vec![
             "NAME",
@@ -210,6 +217,20 @@ impl Sink for Table {
             }
             headers.push("FINDING");
             self.write_rows(&headers, &claims)?;
+        }
+        for section in std::mem::take(&mut self.sections) {
+            for table in &section.tables {
+                if table.rows.is_empty() {
+                    continue;
+                }
+                writeln!(self.out, "\n{}", table.title)?;
+                let rows: Vec<Vec<Cell>> = table
+                    .rows
+                    .iter()
+                    .map(|row| row.iter().map(|text| cell(text.clone())).collect())
+                    .collect();
+                self.write_rows(&table.headers, &rows)?;
+            }
         }
         let findings: Vec<String> = summary
             .findings

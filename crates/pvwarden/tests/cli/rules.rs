@@ -21,7 +21,12 @@ fn rules_lists_every_rule_id() {
             )
         })
         .collect();
-    let expected: Vec<(&str, &str)> = RULES.iter().map(|r| (r.id, r.severity.as_str())).collect();
+    // The model's rules, then those of the Ceph storage audit.
+    let expected: Vec<(&str, &str)> = RULES
+        .iter()
+        .chain(pvwarden_ceph::report::RULES)
+        .map(|r| (r.id, r.severity.as_str()))
+        .collect();
     assert_eq!(listed, expected);
 }
 
