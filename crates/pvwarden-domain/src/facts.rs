@@ -138,11 +138,13 @@ pub struct CsiSource {
     pub root_path: bool,
     /// A hash of the CephFS directory the volume mounts (`rootPath`, else
     /// `subvolumePath`, with its cluster and filesystem): volumes with the same
-    /// key share storage. The paths themselves are long, unique per volume and
-    /// read by nothing else, so only their hash is kept.
+    /// key share storage. The paths are long and unique per volume, so the
+    /// audit keeps and compares only their hash.
     pub path_key: Option<u64>,
-    /// The CephFS directory itself (`rootPath`, else `subvolumePath`), for a read of the
-    /// storage that checks it exists; the audit compares [`CsiSource::path_key`] only.
+    /// A static volume's `rootPath`, for a read of the storage that checks the
+    /// directory exists. A dynamic volume's `subvolumePath` is not kept: its
+    /// storage is found through its handle, and on 100,000 PVs the paths would
+    /// cost several megabytes.
     pub path: Option<Box<str>>,
 }
 

@@ -218,7 +218,11 @@ impl Expect {
             policy: pv.policy.as_str().to_owned(),
             finalizers: pv.finalizers.iter().map(|f| f.to_string()).collect(),
             terminating: pv.deletion.is_some(),
-            claim_uid: pv.claim_ref.as_ref().and_then(|r| r.uid.as_ref()).map(ToString::to_string),
+            claim_uid: pv
+                .claim_ref
+                .as_ref()
+                .and_then(|r| r.uid.as_ref())
+                .map(ToString::to_string),
         }
     }
 }

@@ -11,8 +11,8 @@ mod decode;
 mod explain;
 mod rbac;
 
-mod share;
 pub(crate) mod repair;
+mod share;
 mod snapshot;
 mod static_volume;
 

@@ -142,7 +142,7 @@ fn pv_source(
             node_stage_secret,
             root_path,
             path_key,
-            path: path.map(Box::from),
+            path: attr("rootPath").map(Box::from),
         });
     }
     in_tree_source(spec).unwrap_or(Source::None)
