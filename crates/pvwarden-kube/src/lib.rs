@@ -125,6 +125,11 @@ impl Cluster {
         &self.context
     }
 
+    /// The kube-rs client, for front ends that watch the cluster themselves.
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
     /// The API server's version (`GET /version`), asked once and remembered.
     ///
     /// # Errors

@@ -9,6 +9,7 @@ pub use self::audit as audit_summary;
 mod decode;
 mod explain;
 mod rbac;
+mod serve;
 mod snapshot;
 
 /// Runs one subcommand.
@@ -19,6 +20,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Decode(args) => decode::run(&args),
         Command::Snapshot(args) => snapshot::run(&args),
         Command::Rbac(args) => rbac::run(&args),
+        Command::Serve(service) => serve::run(service),
         Command::Rules => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
