@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | `mutate` | patch to `Retain`, with a warning | refuse: the patch did not happen |
 //! | `deny` | nothing | refuse |
-//! | `warn` | nothing | admission warning |
+//! | `warn` | nothing | admission warning (findings of severity warning or error) |
 //!
 //! An UPDATE is refused or changed only for findings it brings: a problem the
 //! PV had before the update is only warned about, so that the way out of it
@@ -22,7 +22,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, PersistentVolumeStatus};
 use pvwarden_domain::audit::Auditor;
 use pvwarden_domain::evidence::Settings;
-use pvwarden_domain::rule::{self, Finding, Rule};
+use pvwarden_domain::rule::{self, Finding, Rule, Severity};
 use pvwarden_domain::verdict::{OnDelete, VolumeVerdict};
 
 use crate::config::{Action, Config};
@@ -220,7 +220,11 @@ impl Decider {
                     decision.rules.push(finding.rule);
                     refusals.push(reason(finding));
                 }
-                (_, _, Stage::Validate) => decision.warnings.push(warning(finding)),
+                // Info findings say nothing is wrong: no warning for them.
+                (_, _, Stage::Validate) if finding.severity >= Severity::Warning => {
+                    decision.warnings.push(warning(finding));
+                }
+                (_, _, Stage::Validate) => {}
                 (_, _, Stage::Mutate) => {}
             }
         }

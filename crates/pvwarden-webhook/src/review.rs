@@ -6,6 +6,7 @@
 //! what is not a review at all, a refusal naming the problem otherwise), never
 //! a panic.
 
+use base64::Engine as _;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
@@ -115,7 +116,7 @@ pub fn answer(decider: &Decider, stage: Stage, body: &[u8]) -> (Reply, Summary) 
     };
     summary.allowed = response.allowed;
     summary.rules = rules_of(&response);
-    let body = match serde_json::to_vec(&response.into_review()) {
+    let body = match encode(response) {
         Ok(body) => body,
         Err(error) => {
             let message = format!("cannot encode the AdmissionReview: {error}");
@@ -123,6 +124,24 @@ pub fn answer(decider: &Decider, stage: Stage, body: &[u8]) -> (Reply, Summary) 
         }
     };
     (Reply { status: 200, body }, summary)
+}
+
+/// The response as JSON, its patch base64-encoded.
+///
+/// kube-core serializes the patch bytes as an array of numbers; Go's decoder
+/// in the API server accepts that, but the API's own form is a base64 string,
+/// which is also a third of the size.
+fn encode(response: AdmissionResponse) -> Result<Vec<u8>, serde_json::Error> {
+    let patch = response.patch.clone();
+    let review = response.into_review();
+    let Some(patch) = patch else {
+        return serde_json::to_vec(&review);
+    };
+    let mut value = serde_json::to_value(&review)?;
+    if let Some(slot) = value.pointer_mut("/response/patch") {
+        *slot = Value::String(base64::engine::general_purpose::STANDARD.encode(patch));
+    }
+    serde_json::to_vec(&value)
 }
 
 /// The rules named in a response's audit annotation.

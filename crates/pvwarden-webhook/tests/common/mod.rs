@@ -1,0 +1,48 @@
+//! Helpers shared by the webhook's integration tests.
+
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::PersistentVolume;
+use k8s_openapi::api::storage::v1::StorageClass;
+use pvwarden_domain::object::Object;
+use serde_json::{json, Value};
+
+/// The shared real-world cases.
+pub fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/cases")
+}
+
+/// The PVs and StorageClasses of one manifest file, in file order.
+pub fn read_case(path: &Path) -> (Vec<PersistentVolume>, Vec<StorageClass>) {
+    let mut pvs = Vec::new();
+    let mut classes = Vec::new();
+    pvwarden_manifest::Reader::new().read_paths(&[path.to_owned()], &mut |read| {
+        match read.expect("the shared cases must read").object {
+            Object::PersistentVolume(pv) => pvs.push(*pv),
+            Object::StorageClass(class) => classes.push(*class),
+            _ => {}
+        }
+    });
+    (pvs, classes)
+}
+
+/// An AdmissionReview of a PV write, as the API server sends it.
+pub fn pv_review(uid: &str, operation: &str, pv: &Value, old: Option<&Value>) -> Value {
+    json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid,
+            "kind": {"group": "", "version": "v1", "kind": "PersistentVolume"},
+            "resource": {"group": "", "version": "v1", "resource": "persistentvolumes"},
+            "name": pv["metadata"]["name"],
+            "operation": operation,
+            "userInfo": {"username": "admin"},
+            "object": pv,
+            "oldObject": old,
+            "dryRun": false
+        }
+    })
+}
