@@ -37,7 +37,7 @@ pub fn pv_review(uid: &str, operation: &str, pv: &Value, old: Option<&Value>) ->
             "uid": uid,
             "kind": {"group": "", "version": "v1", "kind": "PersistentVolume"},
             "resource": {"group": "", "version": "v1", "resource": "persistentvolumes"},
-            "name": pv["metadata"]["name"],
+            "name": pv["metadata"]["name"].as_str().unwrap_or(""),
             "operation": operation,
             "userInfo": {"username": "admin"},
             "object": pv,
