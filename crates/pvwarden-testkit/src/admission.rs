@@ -18,8 +18,9 @@
 //!
 //! What is not: `clientConfig.service` (nothing here resolves Services; such
 //! a webhook fails as unreachable), `namespaceSelector`, `objectSelector`,
-//! `matchConditions`, `matchPolicy: Equivalent`, `reinvocationPolicy`, and
-//! parallel calls of validating webhooks. Only webhooks on loopback
+//! `matchConditions`, `matchPolicy: Equivalent`, `reinvocationPolicy`,
+//! parallel calls of validating webhooks, and `deletecollection` (its items
+//! are deleted without webhooks). Only webhooks on loopback
 //! addresses are called; any other host fails as unreachable.
 
 mod call;

@@ -22,11 +22,11 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, PersistentVolumeStatus};
 use pvwarden_domain::audit::Auditor;
 use pvwarden_domain::evidence::Settings;
-use pvwarden_domain::rule::{self, Finding, Rule, Severity};
+use pvwarden_domain::rule::{self, backend_keys, Finding, Rule, Severity};
 use pvwarden_domain::verdict::{OnDelete, VolumeVerdict};
 
 use crate::config::{Action, Config};
-use crate::view::{keys_of, ReadError, View};
+use crate::view::{keys_of, Neighbours, ReadError, View};
 
 /// Which of the two webhook configurations a request came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,14 +183,19 @@ impl Decider {
     /// The verdict `audit` gives `pv` among the PVs that share its storage.
     fn verdict(&self, pv: &PersistentVolume) -> Result<VolumeVerdict, Box<ReadError>> {
         let name = pv.metadata.name.as_deref().unwrap_or_default();
-        let neighbours = self.view.neighbours(name, &keys_of(pv));
-        let inventory = neighbours.inventory(pv)?;
+        let mut inventory = Neighbours::default().inventory(pv)?;
+        let facts = inventory
+            .pv(name)
+            .expect("the inventory must hold the PV just added to it");
+        let neighbours = self.view.neighbours(name, &backend_keys(facts));
+        neighbours.add_to(&mut inventory);
+
         let settings = Settings::at(Timestamp::now());
         let auditor =
             Auditor::new(&inventory, self.config.assumptions.clone(), settings).with_story(false);
         let facts = inventory
             .pv(name)
-            .expect("the inventory must hold the PV just added to it");
+            .expect("adding neighbours must keep the PV in the inventory");
         Ok(auditor.volume(facts))
     }
 

@@ -73,6 +73,9 @@ pub struct Summary {
 
 /// Answers one AdmissionReview body.
 pub fn answer(decider: &Decider, stage: Stage, body: &[u8]) -> (Reply, Summary) {
+    if let Some(answered) = answer_pv(decider, stage, body) {
+        return answered;
+    }
     let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(body) {
         Ok(review) => review,
         Err(error) => {
@@ -94,7 +97,39 @@ pub fn answer(decider: &Decider, stage: Stage, body: &[u8]) -> (Reply, Summary) 
             return (Reply::error(400, "BadRequest", message), Summary::default());
         }
     };
+    let decision = decide(decider, stage, &request);
+    finish(&request, decision)
+}
 
+/// The common case, a well-formed review of a PV write, read straight into
+/// typed objects; `None` sends everything else down the general path.
+///
+/// Reading through [`DynamicObject`] first costs about as much as the whole
+/// decision (serde's `flatten` buffers every field), hence this path.
+fn answer_pv(decider: &Decider, stage: Stage, body: &[u8]) -> Option<(Reply, Summary)> {
+    let review: AdmissionReview<PersistentVolume> = serde_json::from_slice(body).ok()?;
+    if review.types.api_version != API_VERSION || review.types.kind != "AdmissionReview" {
+        return None;
+    }
+    let request: AdmissionRequest<PersistentVolume> = review.try_into().ok()?;
+    let kind = &request.kind;
+    let is_pv = kind.group.is_empty() && kind.version == "v1" && kind.kind == "PersistentVolume";
+    if !is_pv || request.sub_resource.is_some() {
+        return None;
+    }
+    let decision = match (&request.operation, &request.object, &request.old_object) {
+        (Operation::Create, Some(pv), None) => decider.pv_write(stage, pv, None),
+        (Operation::Update, Some(pv), Some(old)) => decider.pv_write(stage, pv, Some(old)),
+        _ => return None,
+    };
+    Some(finish(&request, Ok(decision)))
+}
+
+/// Turns a decision, or why there is none, into the answer.
+fn finish<T: kube::Resource>(
+    request: &AdmissionRequest<T>,
+    decision: Result<Decision, String>,
+) -> (Reply, Summary) {
     let mut summary = Summary {
         uid: request.uid.clone(),
         kind: request.kind.kind.clone(),
@@ -104,11 +139,11 @@ pub fn answer(decider: &Decider, stage: Stage, body: &[u8]) -> (Reply, Summary) 
         dry_run: request.dry_run,
         ..Summary::default()
     };
-    let response = match decide(decider, stage, &request) {
-        Ok(decision) => respond(&request, decision),
+    let response = match decision {
+        Ok(decision) => respond(request, decision),
         Err(problem) => {
             let status = Status::failure(&problem, "BadRequest").with_code(400);
-            let mut response = AdmissionResponse::from(&request);
+            let mut response = AdmissionResponse::from(request);
             response.allowed = false;
             response.result = status;
             response
@@ -259,7 +294,7 @@ impl Typed for PersistentVolumeClaim {
 }
 
 /// The AdmissionResponse for a decision.
-fn respond(request: &AdmissionRequest<DynamicObject>, decision: Decision) -> AdmissionResponse {
+fn respond<T: kube::Resource>(request: &AdmissionRequest<T>, decision: Decision) -> AdmissionResponse {
     let mut response = AdmissionResponse::from(request);
     if !decision.rules.is_empty() {
         // The API server copies these into its audit log, prefixed with the

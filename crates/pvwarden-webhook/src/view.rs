@@ -216,6 +216,14 @@ impl Neighbours {
     /// read are left out (they were admitted before the webhook ran).
     pub fn inventory(&self, pv: &PersistentVolume) -> Result<Inventory, Box<ReadError>> {
         let mut inventory = Inventory::new();
+        let object = Object::PersistentVolume(Box::new(pv.clone()));
+        inventory.add(located(object)).map_err(Box::new)?;
+        self.add_to(&mut inventory);
+        Ok(inventory)
+    }
+
+    /// Adds these objects to an inventory.
+    pub fn add_to(&self, inventory: &mut Inventory) {
         for class in &self.classes {
             let object = Object::StorageClass(Box::new((**class).clone()));
             // A class the model cannot read only costs that class's facts.
@@ -225,9 +233,6 @@ impl Neighbours {
             let object = Object::PersistentVolume(Box::new((**other).clone()));
             let _ = inventory.add(located(object));
         }
-        let object = Object::PersistentVolume(Box::new(pv.clone()));
-        inventory.add(located(object)).map_err(Box::new)?;
-        Ok(inventory)
     }
 }
 

@@ -131,10 +131,10 @@ fn wrong_version_and_missing_request_are_bad_requests() {
     let decider = decider();
     let mut review = common::pv_review("u", "CREATE", &json!({}), None);
     review["apiVersion"] = "admission.k8s.io/v1beta1".into();
-    let (reply, _) = answer(&decider, Stage::Validate, &serde_json::to_vec(&review).unwrap());
+    let (reply, _) = answer(&decider, Stage::Validate, &serde_json::to_vec(&review).expect("encodes"));
     assert_eq!(reply.status, 400);
     let empty = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"});
-    let (reply, _) = answer(&decider, Stage::Validate, &serde_json::to_vec(&empty).unwrap());
+    let (reply, _) = answer(&decider, Stage::Validate, &serde_json::to_vec(&empty).expect("encodes"));
     assert_eq!(reply.status, 400);
 }
 
