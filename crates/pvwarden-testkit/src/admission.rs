@@ -79,10 +79,13 @@ pub(crate) struct Warnings(pub Vec<String>);
 
 /// Returns true when some webhook configuration is stored (the fast path).
 pub(crate) fn any(store: &Store) -> bool {
-    ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"]
-        .iter()
-        .filter_map(|plural| Kind::find("admissionregistration.k8s.io", "v1", plural))
-        .any(|kind| !configurations(store, kind).is_empty())
+    [
+        "mutatingwebhookconfigurations",
+        "validatingwebhookconfigurations",
+    ]
+    .iter()
+    .filter_map(|plural| Kind::find("admissionregistration.k8s.io", "v1", plural))
+    .any(|kind| !configurations(store, kind).is_empty())
 }
 
 /// Runs the mutating webhooks; returns the object they leave.
@@ -146,7 +149,10 @@ fn configurations(store: &Store, kind: &'static Kind) -> Vec<Arc<Value>> {
         limit: None,
         continue_token: None,
     };
-    let mut items = store.list(kind, "", &query).map(|p| p.items).unwrap_or_default();
+    let mut items = store
+        .list(kind, "", &query)
+        .map(|p| p.items)
+        .unwrap_or_default();
     items.sort_by(|a, b| {
         let name = |v: &Value| v["metadata"]["name"].as_str().unwrap_or("").to_owned();
         name(a).cmp(&name(b))

@@ -55,7 +55,11 @@ pub async fn patch(client: &Client, name: &str, ca_pem: &str) -> Result<(), Erro
         source,
     };
     let kind = "ValidatingWebhookConfiguration";
-    if let Some(mut config) = validating.get_opt(name).await.map_err(|e| failed(kind, e))? {
+    if let Some(mut config) = validating
+        .get_opt(name)
+        .await
+        .map_err(|e| failed(kind, e))?
+    {
         for webhook in config.webhooks.iter_mut().flatten() {
             webhook.client_config.ca_bundle = Some(bundle.clone());
         }

@@ -76,7 +76,7 @@ pub enum Error {
         path: PathBuf,
         /// Why.
         #[source]
-        source: serde_saphyr::Error,
+        source: Box<serde_saphyr::Error>,
     },
     /// A field has a value the webhook cannot use.
     #[error("{path}: {field}: {problem}")]
@@ -158,7 +158,7 @@ impl Config {
         } else {
             serde_saphyr::from_str(text).map_err(|source| Error::Parse {
                 path: path.to_owned(),
-                source,
+                source: Box::new(source),
             })?
         };
         let invalid = |field: String, problem: String| Error::Invalid {

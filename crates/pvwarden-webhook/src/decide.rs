@@ -95,10 +95,9 @@ impl Decider {
     pub fn pv_write(
         &self,
         stage: Stage,
-        pv: &PersistentVolume,
-        old: Option<&PersistentVolume>,
+        mut pv: PersistentVolume,
+        old: Option<PersistentVolume>,
     ) -> Decision {
-        let mut pv = pv.clone();
         if old.is_none() {
             // The API server discards the status of a new PV and makes it
             // Pending; judge the PV as it will be stored.
@@ -111,7 +110,7 @@ impl Decider {
         if pv.metadata.name.as_deref().is_none_or(str::is_empty) {
             pv.metadata.name = Some(UNNAMED.into());
         }
-        let verdict = match self.verdict(&pv) {
+        let verdict = match self.verdict(pv) {
             Ok(verdict) => verdict,
             Err(error) => return Decision::deny(format!("pvwarden cannot read the PV: {error}")),
         };
@@ -156,7 +155,7 @@ impl Decider {
     fn deletion(&self, pv: &PersistentVolume, what: &str) -> Decision {
         let name = pv.metadata.name.as_deref().unwrap_or_default();
         let shared = !self.view.neighbours(name, &keys_of(pv)).pvs.is_empty();
-        let Ok(verdict) = self.verdict(pv) else {
+        let Ok(verdict) = self.verdict(pv.clone()) else {
             return Decision::allow();
         };
         if !shared || verdict.on_delete != OnDelete::Deleted {
@@ -181,8 +180,9 @@ impl Decider {
     }
 
     /// The verdict `audit` gives `pv` among the PVs that share its storage.
-    fn verdict(&self, pv: &PersistentVolume) -> Result<VolumeVerdict, Box<ReadError>> {
-        let name = pv.metadata.name.as_deref().unwrap_or_default();
+    fn verdict(&self, pv: PersistentVolume) -> Result<VolumeVerdict, Box<ReadError>> {
+        let name = pv.metadata.name.clone().unwrap_or_default();
+        let name = name.as_str();
         let mut inventory = Neighbours::default().inventory(pv)?;
         let facts = inventory
             .pv(name)

@@ -80,7 +80,10 @@ pub fn answer(decider: &Decider, stage: Stage, body: &[u8]) -> (Reply, Summary) 
         Ok(review) => review,
         Err(error) => {
             let message = format!("the body is not an AdmissionReview: {error}");
-            return (Reply::error(400, "BadRequest", &message), Summary::default());
+            return (
+                Reply::error(400, "BadRequest", &message),
+                Summary::default(),
+            );
         }
     };
     if review.types.api_version != API_VERSION || review.types.kind != "AdmissionReview" {
@@ -88,7 +91,10 @@ pub fn answer(decider: &Decider, stage: Stage, body: &[u8]) -> (Reply, Summary) 
             "expected an AdmissionReview of {API_VERSION}, got kind {:?} of {:?}",
             review.types.kind, review.types.api_version
         );
-        return (Reply::error(400, "BadRequest", &message), Summary::default());
+        return (
+            Reply::error(400, "BadRequest", &message),
+            Summary::default(),
+        );
     }
     let request: AdmissionRequest<DynamicObject> = match review.try_into() {
         Ok(request) => request,
@@ -117,7 +123,9 @@ fn answer_pv(decider: &Decider, stage: Stage, body: &[u8]) -> Option<(Reply, Sum
     if !is_pv || request.sub_resource.is_some() {
         return None;
     }
-    let decision = match (&request.operation, &request.object, &request.old_object) {
+    let mut request = request;
+    let (object, old) = (request.object.take(), request.old_object.take());
+    let decision = match (&request.operation, object, old) {
         (Operation::Create, Some(pv), None) => decider.pv_write(stage, pv, None),
         (Operation::Update, Some(pv), Some(old)) => decider.pv_write(stage, pv, Some(old)),
         _ => return None,
@@ -219,7 +227,7 @@ fn decide(
                 Operation::Update => Some(object(request.old_object.as_ref(), "oldObject")?),
                 _ => None,
             };
-            Ok(decider.pv_write(stage, &pv, old.as_ref()))
+            Ok(decider.pv_write(stage, pv, old))
         }
         (true, "PersistentVolume", Operation::Delete) => {
             // The API server sends the stored object as oldObject; fall back
@@ -294,7 +302,10 @@ impl Typed for PersistentVolumeClaim {
 }
 
 /// The AdmissionResponse for a decision.
-fn respond<T: kube::Resource>(request: &AdmissionRequest<T>, decision: Decision) -> AdmissionResponse {
+fn respond<T: kube::Resource>(
+    request: &AdmissionRequest<T>,
+    decision: Decision,
+) -> AdmissionResponse {
     let mut response = AdmissionResponse::from(request);
     if !decision.rules.is_empty() {
         // The API server copies these into its audit log, prefixed with the

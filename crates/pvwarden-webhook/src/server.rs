@@ -63,8 +63,12 @@ where
     }
 }
 
-async fn connection<H, F>(acceptor: TlsAcceptor, tcp: tokio::net::TcpStream, peer: SocketAddr, handler: H)
-where
+async fn connection<H, F>(
+    acceptor: TlsAcceptor,
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    handler: H,
+) where
     H: Fn(Call) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Reply> + Send + 'static,
 {
@@ -157,8 +161,17 @@ pub fn route(decider: &Decider, call: &Call) -> Reply {
         tracing::warn!(status = reply.status, "malformed admission request");
     } else if !summary.rules.is_empty() {
         let rules = summary.rules.join(",");
-        let stage = if stage == Stage::Mutate { "mutate" } else { "validate" };
-        tracing::info!(rules, stage, dry_run = summary.dry_run, "admission decision");
+        let stage = if stage == Stage::Mutate {
+            "mutate"
+        } else {
+            "validate"
+        };
+        tracing::info!(
+            rules,
+            stage,
+            dry_run = summary.dry_run,
+            "admission decision"
+        );
     } else {
         tracing::debug!("admitted");
     }
@@ -168,6 +181,8 @@ pub fn route(decider: &Decider, call: &Call) -> Reply {
 fn text(status: u16, body: &str) -> Reply {
     Reply {
         status,
-        body: serde_json::json!({ "status": body }).to_string().into_bytes(),
+        body: serde_json::json!({ "status": body })
+            .to_string()
+            .into_bytes(),
     }
 }

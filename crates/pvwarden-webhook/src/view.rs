@@ -214,9 +214,9 @@ impl Neighbours {
     ///
     /// Returns the model's reading error for `pv`; neighbours that cannot be
     /// read are left out (they were admitted before the webhook ran).
-    pub fn inventory(&self, pv: &PersistentVolume) -> Result<Inventory, Box<ReadError>> {
+    pub fn inventory(&self, pv: PersistentVolume) -> Result<Inventory, Box<ReadError>> {
         let mut inventory = Inventory::new();
-        let object = Object::PersistentVolume(Box::new(pv.clone()));
+        let object = Object::PersistentVolume(Box::new(pv));
         inventory.add(located(object)).map_err(Box::new)?;
         self.add_to(&mut inventory);
         Ok(inventory)

@@ -24,8 +24,11 @@ pub async fn run(client: Client, view: View) {
     let (classes_ready, mut classes_listed) = signal::channel(false);
 
     let pv_view = view.clone();
-    let pvs = watcher(Api::<PersistentVolume>::all(client.clone()), watcher::Config::default())
-        .default_backoff();
+    let pvs = watcher(
+        Api::<PersistentVolume>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff();
     let pvs = follow(pvs, pvs_ready, move |change| match change {
         Change::Apply(pv) => pv_view.apply_pv(pv),
         Change::Delete(name) => pv_view.delete_pv(&name),
@@ -34,8 +37,8 @@ pub async fn run(client: Client, view: View) {
     .instrument(tracing::info_span!("persistentvolumes"));
 
     let class_view = view.clone();
-    let classes = watcher(Api::<StorageClass>::all(client), watcher::Config::default())
-        .default_backoff();
+    let classes =
+        watcher(Api::<StorageClass>::all(client), watcher::Config::default()).default_backoff();
     let classes = follow(classes, classes_ready, move |change| match change {
         Change::Apply(class) => class_view.apply_class(class),
         Change::Delete(name) => class_view.delete_class(&name),

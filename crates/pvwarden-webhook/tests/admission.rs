@@ -58,9 +58,7 @@ async fn start() -> Cluster {
     let view = View::new();
     tokio::spawn(watch::run(client.clone(), view.clone()));
     let pki = SelfSigned::generate(&["127.0.0.1".into()]).expect("certificate");
-    let tls = Certificates::new(pki.key)
-        .server_config()
-        .expect("tls");
+    let tls = Certificates::new(pki.key).server_config().expect("tls");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -237,7 +235,9 @@ async fn rook_share_copy_with_delete_is_switched_to_retain() {
         .create(&dry, &again)
         .await
         .expect("dry run admitted");
-    let policy = answered.spec.and_then(|s| s.persistent_volume_reclaim_policy);
+    let policy = answered
+        .spec
+        .and_then(|s| s.persistent_volume_reclaim_policy);
     assert_eq!(policy.as_deref(), Some("Retain"));
     let gone = Api::<PersistentVolume>::all(cluster.client.clone())
         .get_opt("app-consumer-3")
@@ -267,7 +267,11 @@ async fn second_pv_with_the_same_handle_is_refused() {
         "{}",
         status.message
     );
-    assert!(status.message.contains("duplicate-volume-handle"), "{}", status.message);
+    assert!(
+        status.message.contains("duplicate-volume-handle"),
+        "{}",
+        status.message
+    );
     assert!(api.get_opt("original-again").await.expect("get").is_none());
     assert!(cluster.view.pv(ORIGINAL).is_some());
     cluster.server.shutdown().await;
@@ -315,6 +319,8 @@ async fn failure_policy_decides_when_a_webhook_is_down() {
         panic!("expected an API error, got {err}");
     };
     assert_eq!(status.code, 500);
-    assert!(status.message.contains("failed calling webhook \"broken.example.io\""));
+    assert!(status
+        .message
+        .contains("failed calling webhook \"broken.example.io\""));
     cluster.server.shutdown().await;
 }

@@ -70,7 +70,13 @@ const EXPECTED: &[Expected] = &[
         false,
         &[],
     ),
-    ("05-rook-rbd-static-retain-underflow", "db-data", &[], false, &[]),
+    (
+        "05-rook-rbd-static-retain-underflow",
+        "db-data",
+        &[],
+        false,
+        &[],
+    ),
     (
         "07-rook-rbd-pvc-terminating-pod-still-running",
         "pvc-6655aba0-4b34-4660-b0ca-d6cdee6cf8b8",
@@ -195,7 +201,12 @@ fn decider_for(case: &str, except: &str, config: Config) -> (Decider, Persistent
 fn review(decider: &Decider, stage: Stage, body: &Value) -> Value {
     let bytes = serde_json::to_vec(body).expect("review encodes");
     let (reply, _) = answer(decider, stage, &bytes);
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
     let review: Value = serde_json::from_slice(&reply.body).expect("reply is JSON");
     assert_eq!(review["apiVersion"], "admission.k8s.io/v1");
     assert_eq!(review["response"]["uid"], body["request"]["uid"]);
@@ -286,7 +297,10 @@ fn every_case_pv_gets_the_expected_decision() {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "yaml") {
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-            assert!(covered.contains(stem), "case {stem} has no expected decision");
+            assert!(
+                covered.contains(stem),
+                "case {stem} has no expected decision"
+            );
         }
     }
 }
@@ -387,7 +401,10 @@ fn deleting_the_claim_of_a_shared_delete_volume_is_refused() {
     let response = review(&decider, Stage::Validate, &body);
     assert_eq!(response["allowed"], false, "{response}");
     let message = response["status"]["message"].as_str().unwrap_or("");
-    assert!(message.contains("destroys storage other PVs use"), "{message}");
+    assert!(
+        message.contains("destroys storage other PVs use"),
+        "{message}"
+    );
 
     // Without the other PV, deleting the claim deletes only its own storage.
     decider.view().delete_pv("static-file-share-pv-name");

@@ -118,11 +118,18 @@ fn unexpected_kinds_are_refused_with_a_reason() {
     review["request"]["kind"] = json!({"group": "apps", "version": "v1", "kind": "Deployment"});
     let body = serde_json::to_vec(&review).expect("encodes");
     let (reply, _) = answer(&decider(), Stage::Validate, &body);
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
     let value: Value = serde_json::from_slice(&reply.body).expect("JSON");
     assert_eq!(value["response"]["allowed"], false);
     assert_eq!(value["response"]["uid"], "uid-2");
-    let message = value["response"]["status"]["message"].as_str().unwrap_or("");
+    let message = value["response"]["status"]["message"]
+        .as_str()
+        .unwrap_or("");
     assert!(message.contains("not Deployment apps/v1"), "{message}");
 }
 
@@ -131,10 +138,18 @@ fn wrong_version_and_missing_request_are_bad_requests() {
     let decider = decider();
     let mut review = common::pv_review("u", "CREATE", &json!({}), None);
     review["apiVersion"] = "admission.k8s.io/v1beta1".into();
-    let (reply, _) = answer(&decider, Stage::Validate, &serde_json::to_vec(&review).expect("encodes"));
+    let (reply, _) = answer(
+        &decider,
+        Stage::Validate,
+        &serde_json::to_vec(&review).expect("encodes"),
+    );
     assert_eq!(reply.status, 400);
     let empty = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"});
-    let (reply, _) = answer(&decider, Stage::Validate, &serde_json::to_vec(&empty).expect("encodes"));
+    let (reply, _) = answer(
+        &decider,
+        Stage::Validate,
+        &serde_json::to_vec(&empty).expect("encodes"),
+    );
     assert_eq!(reply.status, 400);
 }
 
@@ -146,11 +161,26 @@ fn routes_answer_unknown_paths_and_methods_cleanly() {
         path: path.into(),
         body: bytes::Bytes::new(),
     };
-    assert_eq!(route(&decider, &call(hyper::Method::GET, "/validate")).status, 405);
-    assert_eq!(route(&decider, &call(hyper::Method::POST, "/nope")).status, 404);
-    assert_eq!(route(&decider, &call(hyper::Method::GET, "/healthz")).status, 200);
+    assert_eq!(
+        route(&decider, &call(hyper::Method::GET, "/validate")).status,
+        405
+    );
+    assert_eq!(
+        route(&decider, &call(hyper::Method::POST, "/nope")).status,
+        404
+    );
+    assert_eq!(
+        route(&decider, &call(hyper::Method::GET, "/healthz")).status,
+        200
+    );
     // The view was filled by hand and never marked listed.
-    assert_eq!(route(&decider, &call(hyper::Method::GET, "/readyz")).status, 503);
+    assert_eq!(
+        route(&decider, &call(hyper::Method::GET, "/readyz")).status,
+        503
+    );
     decider.view().set_ready();
-    assert_eq!(route(&decider, &call(hyper::Method::GET, "/readyz")).status, 200);
+    assert_eq!(
+        route(&decider, &call(hyper::Method::GET, "/readyz")).status,
+        200
+    );
 }

@@ -9,11 +9,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use pvwarden_webhook::tls::{self, Certificates};
+use pvwarden_webhook::{server, Config, Decider, View};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use pvwarden_webhook::tls::{self, Certificates};
-use pvwarden_webhook::{server, Config, Decider, View};
 
 /// A CA, and a certificate for 127.0.0.1 it signed: (CA PEM, cert PEM, key PEM).
 fn issue() -> (String, String, String) {
@@ -143,7 +143,12 @@ async fn oversized_bodies_are_refused_with_413() {
         .expect("request");
     let response = sender.send_request(request).await.expect("response");
     assert_eq!(response.status().as_u16(), 413);
-    let body = response.into_body().collect().await.expect("body").to_bytes();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     let value: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
     assert_eq!(value["reason"], "RequestEntityTooLarge");
     std::fs::remove_dir_all(&dir).ok();

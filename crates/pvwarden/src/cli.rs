@@ -65,7 +65,12 @@ pub struct WebhookArgs {
     )]
     pub tls_cert: Option<PathBuf>,
     /// The serving key (PEM); reloaded when the file changes.
-    #[arg(long, value_name = "FILE", env = "PVWARDEN_TLS_KEY", requires = "tls_cert")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PVWARDEN_TLS_KEY",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
     /// Generates a CA and a certificate for these DNS names or IPs at start (comma-separated),
     /// instead of --tls-cert/--tls-key, and prints the CA bundle.

@@ -48,12 +48,17 @@ async fn exchange(client_config: &Value, review: &Value) -> Result<Value, String
     if uri.scheme_str() != Some("https") {
         return Err(format!("failed to call webhook: {url:?} is not https"));
     }
-    let host = uri.host().unwrap_or("").trim_matches(|c| c == '[' || c == ']');
+    let host = uri
+        .host()
+        .unwrap_or("")
+        .trim_matches(|c| c == '[' || c == ']');
     let ip: std::net::IpAddr = host
         .parse()
         .map_err(|_| format!("failed to call webhook: {host:?} is not a loopback address"))?;
     if !ip.is_loopback() {
-        return Err(format!("failed to call webhook: {ip} is not a loopback address"));
+        return Err(format!(
+            "failed to call webhook: {ip} is not a loopback address"
+        ));
     }
     let port = uri.port_u16().unwrap_or(443);
 

@@ -64,8 +64,16 @@ mod tests {
 
     #[test]
     fn resources_match_as_the_real_server_matches_them() {
-        assert!(resource_matches("persistentvolumes", "persistentvolumes", None));
-        assert!(!resource_matches("persistentvolumes", "persistentvolumes", Some("status")));
+        assert!(resource_matches(
+            "persistentvolumes",
+            "persistentvolumes",
+            None
+        ));
+        assert!(!resource_matches(
+            "persistentvolumes",
+            "persistentvolumes",
+            Some("status")
+        ));
         assert!(resource_matches("*", "pods", None));
         assert!(!resource_matches("*", "pods", Some("status")));
         assert!(resource_matches("*/*", "pods", Some("status")));

@@ -46,7 +46,14 @@ pub(super) async fn create(
     let kind = target.kind;
     let ns = target.namespace.as_deref().unwrap_or("");
     let name = object["metadata"]["name"].as_str().unwrap_or("").to_owned();
-    let attrs = attributes(user, target, &name, Operation::Create, "CreateOptions", opts.dry_run);
+    let attrs = attributes(
+        user,
+        target,
+        &name,
+        Operation::Create,
+        "CreateOptions",
+        opts.dry_run,
+    );
     let object = admission::mutate(&app.store, &attrs, Some(object), None, &mut warnings)
         .await?
         .unwrap_or_default();
@@ -74,15 +81,30 @@ pub(super) async fn update(
     let status_only = target.subresource.as_deref() == Some("status");
     let mut warnings = Warnings::default();
     if !admission::any(&app.store) {
-        let updated = app.store.update(kind, ns, name, status_only, opts, change)?;
+        let updated = app
+            .store
+            .update(kind, ns, name, status_only, opts, change)?;
         return Ok((updated, warnings));
     }
     let current = app.store.get(kind, ns, name)?;
     let requested = change(&current)?;
-    let attrs = attributes(user, target, name, Operation::Update, "UpdateOptions", opts.dry_run);
-    let mutated = admission::mutate(&app.store, &attrs, Some(requested), Some(&current), &mut warnings)
-        .await?
-        .unwrap_or_default();
+    let attrs = attributes(
+        user,
+        target,
+        name,
+        Operation::Update,
+        "UpdateOptions",
+        opts.dry_run,
+    );
+    let mutated = admission::mutate(
+        &app.store,
+        &attrs,
+        Some(requested),
+        Some(&current),
+        &mut warnings,
+    )
+    .await?
+    .unwrap_or_default();
     let unchanged = |now: &Value| {
         if now["metadata"]["resourceVersion"] == current["metadata"]["resourceVersion"] {
             Ok(mutated.clone())
@@ -96,9 +118,20 @@ pub(super) async fn update(
         dry_run: true,
         ..opts
     };
-    let stored = app.store.update(kind, ns, name, status_only, dry, unchanged)?;
-    admission::validate(&app.store, &attrs, Some(&stored), Some(&current), &mut warnings).await?;
-    let updated = app.store.update(kind, ns, name, status_only, opts, unchanged)?;
+    let stored = app
+        .store
+        .update(kind, ns, name, status_only, dry, unchanged)?;
+    admission::validate(
+        &app.store,
+        &attrs,
+        Some(&stored),
+        Some(&current),
+        &mut warnings,
+    )
+    .await?;
+    let updated = app
+        .store
+        .update(kind, ns, name, status_only, opts, unchanged)?;
     Ok((updated, warnings))
 }
 
@@ -117,7 +150,14 @@ pub(super) async fn delete(
     let ns = target.namespace.as_deref().unwrap_or("");
     let name = target.name.as_deref().unwrap_or("");
     let current = app.store.get(kind, ns, name)?;
-    let attrs = attributes(user, target, name, Operation::Delete, "DeleteOptions", dry_run);
+    let attrs = attributes(
+        user,
+        target,
+        name,
+        Operation::Delete,
+        "DeleteOptions",
+        dry_run,
+    );
     admission::mutate(&app.store, &attrs, None, Some(&current), &mut warnings).await?;
     admission::validate(&app.store, &attrs, None, Some(&current), &mut warnings).await?;
     Ok(warnings)
@@ -130,7 +170,13 @@ pub(super) fn attach(mut response: Response<Body>, warnings: Warnings) -> Respon
         // cannot travel in a header.
         let clean: String = text
             .chars()
-            .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
             .collect();
         let quoted = clean.replace('\\', "\\\\").replace('"', "\\\"");
         if let Ok(value) = HeaderValue::from_str(&format!("299 - \"{quoted}\"")) {

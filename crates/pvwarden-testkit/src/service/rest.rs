@@ -70,7 +70,10 @@ pub(super) async fn serve(
         "delete" => {
             let dry_run = opts.dry_run || delete_request(req)?.dry_run;
             let warnings = admit::delete(app, user, target, dry_run).await?;
-            Ok(admit::attach(delete(app, req, kind, ns, name, opts)?, warnings))
+            Ok(admit::attach(
+                delete(app, req, kind, ns, name, opts)?,
+                warnings,
+            ))
         }
         "deletecollection" => delete_collection(app, req, kind, ns, opts),
         _ => Err(ApiError::method_not_allowed()),

@@ -18,12 +18,13 @@ pub fn cases_dir() -> PathBuf {
 pub fn read_case(path: &Path) -> (Vec<PersistentVolume>, Vec<StorageClass>) {
     let mut pvs = Vec::new();
     let mut classes = Vec::new();
-    pvwarden_manifest::Reader::new().read_paths(&[path.to_owned()], &mut |read| {
-        match read.expect("the shared cases must read").object {
-            Object::PersistentVolume(pv) => pvs.push(*pv),
-            Object::StorageClass(class) => classes.push(*class),
-            _ => {}
-        }
+    pvwarden_manifest::Reader::new().read_paths(&[path.to_owned()], &mut |read| match read
+        .expect("the shared cases must read")
+        .object
+    {
+        Object::PersistentVolume(pv) => pvs.push(*pv),
+        Object::StorageClass(class) => classes.push(*class),
+        _ => {}
     });
     (pvs, classes)
 }
