@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 use k8s_openapi::api::admissionregistration::v1::{
-    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration, WebhookClientConfig,
 };
 use k8s_openapi::ByteString;
 use kube::api::PostParams;
@@ -18,7 +18,7 @@ pub enum Error {
     #[error("cannot update {kind} {name}")]
     Update {
         /// The kind.
-        kind: &'static str,
+        kind: String,
         /// The configuration's name.
         name: String,
         /// Why.
@@ -46,50 +46,53 @@ pub fn encode(ca_pem: &str) -> String {
 /// read or replaced.
 pub async fn patch(client: &Client, name: &str, ca_pem: &str) -> Result<(), Error> {
     let bundle = ByteString(ca_pem.as_bytes().to_vec());
-    let mut found = false;
-
-    let validating: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
-    let failed = |kind, source| Error::Update {
-        kind,
-        name: name.to_owned(),
-        source,
-    };
-    let kind = "ValidatingWebhookConfiguration";
-    if let Some(mut config) = validating
-        .get_opt(name)
-        .await
-        .map_err(|e| failed(kind, e))?
-    {
-        for webhook in config.webhooks.iter_mut().flatten() {
-            webhook.client_config.ca_bundle = Some(bundle.clone());
-        }
-        let params = PostParams::default();
-        validating
-            .replace(name, &params, &config)
-            .await
-            .map_err(|e| failed(kind, e))?;
-        found = true;
-    }
-
-    let mutating: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
-    let kind = "MutatingWebhookConfiguration";
-    if let Some(mut config) = mutating.get_opt(name).await.map_err(|e| failed(kind, e))? {
-        for webhook in config.webhooks.iter_mut().flatten() {
-            webhook.client_config.ca_bundle = Some(bundle.clone());
-        }
-        let params = PostParams::default();
-        mutating
-            .replace(name, &params, &config)
-            .await
-            .map_err(|e| failed(kind, e))?;
-        found = true;
-    }
-
-    if !found {
+    let validating = set::<ValidatingWebhookConfiguration>(client, name, &bundle, |c| {
+        let webhooks = c.webhooks.iter_mut().flatten();
+        webhooks.map(|w| &mut w.client_config).collect()
+    });
+    let found_validating = validating.await?;
+    let mutating = set::<MutatingWebhookConfiguration>(client, name, &bundle, |c| {
+        let webhooks = c.webhooks.iter_mut().flatten();
+        webhooks.map(|w| &mut w.client_config).collect()
+    });
+    let found_mutating = mutating.await?;
+    if !(found_validating || found_mutating) {
         return Err(Error::NotFound {
             name: name.to_owned(),
         });
     }
     tracing::info!(name, "caBundle set");
     Ok(())
+}
+
+/// Sets the bundle in one configuration; false when it does not exist.
+async fn set<K>(
+    client: &Client,
+    name: &str,
+    bundle: &ByteString,
+    configs: fn(&mut K) -> Vec<&mut WebhookClientConfig>,
+) -> Result<bool, Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::ClusterResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned,
+{
+    let api: Api<K> = Api::all(client.clone());
+    let failed = |source| Error::Update {
+        kind: K::kind(&()).to_string(),
+        name: name.to_owned(),
+        source,
+    };
+    let Some(mut config) = api.get_opt(name).await.map_err(failed)? else {
+        return Ok(false);
+    };
+    for client_config in configs(&mut config) {
+        client_config.ca_bundle = Some(bundle.clone());
+    }
+    api.replace(name, &PostParams::default(), &config)
+        .await
+        .map_err(failed)?;
+    Ok(true)
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
 };
@@ -20,8 +19,6 @@ use kube::{Api, Client};
 use pvwarden_testkit::server::{Config as ServerConfig, Running, Server};
 use pvwarden_webhook::tls::{Certificates, SelfSigned};
 use pvwarden_webhook::{cabundle, server, watch, Config, Decider, View};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{json, Value};
 
 const CASE: &str = "01-rook-cephfs-static-share-newnamespace";
@@ -160,25 +157,7 @@ fn variant(of: &str, name: &str, handle_suffix: &str, policy: &str) -> Persisten
 
 /// POSTs a PV with the admin token and returns status, Warning headers and body.
 async fn post_pv(server: &Running, pv: &PersistentVolume) -> (u16, Vec<String>, Value) {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(server.ca_pem.as_bytes()) {
-        roots.add(cert.expect("CA")).expect("root");
-    }
-    let tls = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(server.addr)
-        .await
-        .expect("connect");
-    let name = ServerName::from(server.addr.ip());
-    let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
-        .connect(name, tcp)
-        .await
-        .expect("tls");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(connection);
+    let (_, mut sender) = common::tls_connect(server.addr, &[&server.ca_pem]).await;
     let request = hyper::Request::post("/api/v1/persistentvolumes")
         .header("host", server.addr.to_string())
         .header("authorization", format!("Bearer {}", server.admin_token))

@@ -1,6 +1,8 @@
 //! The HTTPS server: a renewed certificate is served without a restart, and
 //! an oversized body is refused cleanly.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -8,12 +10,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use pvwarden_webhook::tls::{self, Certificates};
 use pvwarden_webhook::{server, Config, Decider, View};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::CertificateDer;
 
 /// A CA, and a certificate for 127.0.0.1 it signed: (CA PEM, cert PEM, key PEM).
 fn issue() -> (String, String, String) {
@@ -51,7 +52,6 @@ async fn start(dir: &Path) -> SocketAddr {
     addr
 }
 
-/// Connects trusting the given CAs; returns the leaf served and a sender.
 async fn connect(
     addr: SocketAddr,
     cas: &[&str],
@@ -59,31 +59,7 @@ async fn connect(
     CertificateDer<'static>,
     hyper::client::conn::http1::SendRequest<Full<Bytes>>,
 ) {
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in cas {
-        for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
-            roots.add(cert.expect("CA")).expect("root");
-        }
-    }
-    let config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(ServerName::from(addr.ip()), tcp)
-        .await
-        .expect("handshake");
-    let leaf = stream
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|c| c.first().cloned())
-        .expect("a certificate");
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("http handshake");
-    tokio::spawn(connection);
-    (leaf, sender)
+    common::tls_connect(addr, cas).await
 }
 
 fn der(pem: &str) -> CertificateDer<'static> {

@@ -2,7 +2,15 @@
 
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 use k8s_openapi::api::core::v1::PersistentVolume;
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -46,4 +54,41 @@ pub fn pv_review(uid: &str, operation: &str, pv: &Value, old: Option<&Value>) ->
             "dryRun": false
         }
     })
+}
+
+/// An HTTP/1.1 connection over TLS to `addr`, trusting only the given CAs (PEM).
+///
+/// Returns the leaf certificate the server presented and the request sender.
+pub async fn tls_connect(
+    addr: SocketAddr,
+    cas: &[&str],
+) -> (
+    CertificateDer<'static>,
+    hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+) {
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in cas {
+        for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+            roots.add(cert.expect("CA")).expect("root");
+        }
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::from(addr.ip()), tcp)
+        .await
+        .expect("handshake");
+    let leaf = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first().cloned())
+        .expect("a certificate");
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("http handshake");
+    tokio::spawn(connection);
+    (leaf, sender)
 }
