@@ -14,7 +14,8 @@
 //! stalled server is charged for the requests it delayed.
 //!
 //! The client and both servers run in this process, on the same cores: the
-//! server gets a runtime of two workers, the client one of its own.
+//! server gets a runtime of two workers, the client one of its own. The
+//! allocator is mimalloc, as in the `pvwarden` binary that serves the webhook.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,6 +31,9 @@ use pvwarden_webhook::{server, Config, Decider, Stage, View};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{json, Value};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 struct Args {
     pvs: usize,
