@@ -1,9 +1,9 @@
 //! The webhook's picture of the cluster: every PV, indexed by backend key.
 //!
 //! ```text
-//!   reflector (PVs) ──events──▶ View ──▶ pvs: name → object and its backend keys
-//!   reflector (classes) ──────▶        ─▶ by_key: backend key → PV names
-//!                                      ─▶ classes
+//!   watcher (PVs) ──events──▶ View ──▶ pvs: name → object and its backend keys
+//!   watcher (classes) ──────▶        ─▶ by_key: backend key → PV names
+//!                                    ─▶ classes
 //! ```
 //!
 //! A decision needs only the PVs that share storage with the one under review,
