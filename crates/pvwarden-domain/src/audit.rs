@@ -135,7 +135,7 @@ impl<'a> Auditor<'a> {
         };
         let findings = rule::check_volume(&ctx);
         let (remedies, must_not) = remedy::for_volume(&ctx);
-        let (findings, suppressed) = rule::apply_ignores(findings, &pv.ignored);
+        let (findings, suppressed) = rule::apply_ignores(findings, pv.ignored());
 
         VolumeVerdict {
             name: pv.name.clone(),
@@ -389,8 +389,7 @@ fn stuck_reason(sim: &Sim<'_>, s: &State) -> Option<String> {
         (None, Phase::Failed) => format!(
             "Failed with Delete: {}",
             sim.pv
-                .status_message
-                .as_deref()
+                .status_message()
                 .unwrap_or("the PV controller gave up on it")
         ),
         (None, _) => "Released with Delete, and no provisioner will delete it".into(),

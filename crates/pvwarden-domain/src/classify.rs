@@ -80,7 +80,7 @@ pub struct Classification {
 /// Classifies one PV.
 pub fn classify(pv: &PvFacts, inventory: &Inventory) -> Classification {
     let csi = pv.csi();
-    let annotation = pv.provisioned_by.as_deref().or(pv.migrated_to.as_deref());
+    let annotation = pv.provisioned_by.as_deref().or(pv.migrated_to());
     let class_provisioner = pv
         .storage_class
         .as_deref()
@@ -92,8 +92,12 @@ pub fn classify(pv: &PvFacts, inventory: &Inventory) -> Classification {
     let name_matches_claim = pv
         .claim_ref
         .as_ref()
-        .and_then(|r| r.uid.as_deref())
-        .is_some_and(|uid| pv.name == format!("pvc-{uid}"));
+        .and_then(|r| r.uid.as_ref())
+        .is_some_and(|uid| {
+            pv.name
+                .strip_prefix("pvc-")
+                .is_some_and(|rest| *uid == rest)
+        });
     let has_identity = csi.is_some_and(|c| c.attribute(ATTR_PROVISIONER_IDENTITY).is_some());
     let class_matches = annotation.is_some() && annotation == class_provisioner;
     let handle_decodes = csi

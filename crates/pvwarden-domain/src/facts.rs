@@ -12,6 +12,10 @@ use serde::Serialize;
 
 use crate::object::Origin;
 
+mod uid;
+
+pub use self::uid::Uid;
+
 /// The finalizer the external-provisioner puts on PVs it must delete.
 pub const PROVISIONER_FINALIZER: &str = "external-provisioner.volume.kubernetes.io/finalizer";
 /// The finalizer kube-controller-manager keeps on a PV while a claim is bound to it.
@@ -116,7 +120,7 @@ pub struct ClaimRef {
     /// The claim's name.
     pub name: String,
     /// The claim's uid, when the binding was completed.
-    pub uid: Option<String>,
+    pub uid: Option<Uid>,
 }
 
 /// The CSI part of a PV, with the attributes the model reads.
@@ -126,8 +130,8 @@ pub struct CsiSource {
     pub driver: Arc<str>,
     /// The driver's id of the backing volume.
     pub handle: String,
-    /// The volume attributes the model reads (others are dropped), in input order.
-    pub attributes: Vec<(&'static str, Arc<str>)>,
+    /// The volume attributes the model reads (others are dropped).
+    pub attributes: Attributes,
     /// The node-stage secret, `namespace/name`.
     pub node_stage_secret: Option<Arc<str>>,
     /// Whether `rootPath` is set (a static CephFS volume names its directory).
@@ -169,13 +173,52 @@ pub fn cephfs_path_key(cluster: &str, path: &str) -> u64 {
     foldhash::quality::FixedState::with_seed(0x7076_7061_7468_6b65).hash_one((cluster, path))
 }
 
+/// One kept volume attribute: its name and value.
+pub type Attribute = (&'static str, Arc<str>);
+
+/// The volume attributes of a CSI PV that the model reads.
+///
+/// Most attributes (cluster, pool, filesystem, provisioner identity) are the
+/// same on every PV of a StorageClass, so that set is shared between PVs; only
+/// the few that name one volume (`imageName`, `subvolumeName`, `subDir`) are
+/// the PV's own.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Attributes {
+    /// Attributes many PVs have in common, shared between them.
+    pub shared: Arc<[Attribute]>,
+    /// Attributes that name this volume alone.
+    pub own: Box<[Attribute]>,
+}
+
+/// Attribute values that differ on every volume: sharing them would only cost.
+pub const UNIQUE_ATTRIBUTES: &[&str] = &["imageName", "subvolumeName", "subDir"];
+
+impl Attributes {
+    /// Splits attributes into the shared and the volume's own ones.
+    pub fn new(all: Vec<Attribute>) -> Attributes {
+        let (own, shared): (Vec<_>, Vec<_>) = all
+            .into_iter()
+            .partition(|(k, _)| UNIQUE_ATTRIBUTES.contains(k));
+        Attributes {
+            shared: shared.into(),
+            own: own.into_boxed_slice(),
+        }
+    }
+
+    /// A kept attribute's value, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.shared
+            .iter()
+            .chain(self.own.iter())
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| &**v)
+    }
+}
+
 impl CsiSource {
     /// A kept volume attribute, if present.
     pub fn attribute(&self, key: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| &**v)
+        self.attributes.get(key)
     }
 
     /// Returns true when ceph-csi is told this is a static volume.
@@ -211,22 +254,16 @@ pub struct PvFacts {
     /// `metadata.deletionTimestamp`: the PV is being deleted.
     pub deletion: Option<Timestamp>,
     /// `metadata.finalizers`, in order (shared strings: a few values recur everywhere).
-    pub finalizers: Vec<Arc<str>>,
+    pub finalizers: Box<[Arc<str>]>,
     /// `pv.kubernetes.io/provisioned-by`.
     pub provisioned_by: Option<Arc<str>>,
-    /// `pv.kubernetes.io/migrated-to`.
-    pub migrated_to: Option<Arc<str>>,
     /// The deletion secret from the PV's annotations, `(namespace, name)`; both
     /// empty when the provisioner recorded that no secret is needed.
     pub deletion_secret: Option<(Arc<str>, Arc<str>)>,
-    /// Rules silenced on this object, with the reason given.
-    pub ignored: Vec<(String, String)>,
     /// `spec.persistentVolumeReclaimPolicy` (the API server defaults it to `Retain`).
     pub policy: ReclaimPolicy,
     /// `status.phase`; `None` when the object carries no status (freshly applied).
     pub phase: Option<Phase>,
-    /// `status.message`, kept for `Failed` PVs only.
-    pub status_message: Option<String>,
     /// `status.lastPhaseTransitionTime`.
     pub phase_since: Option<Timestamp>,
     /// `spec.storageClassName` (empty means none).
@@ -238,10 +275,45 @@ pub struct PvFacts {
     /// `spec.capacity.storage`.
     pub capacity: Option<Arc<str>>,
     /// `spec.accessModes`.
-    pub access_modes: Vec<Arc<str>>,
+    pub access_modes: Box<[Arc<str>]>,
+    /// What few PVs have, kept out of line so that the common PV stays small.
+    pub rare: Option<Box<RarePvFacts>>,
+}
+
+/// Facts that few PVs have.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RarePvFacts {
+    /// `pv.kubernetes.io/migrated-to`.
+    pub migrated_to: Option<Arc<str>>,
+    /// Rules silenced on this object, with the reason given.
+    pub ignored: Vec<(String, String)>,
+    /// `status.message`, kept for `Failed` PVs only.
+    pub status_message: Option<String>,
+}
+
+impl RarePvFacts {
+    /// Boxes these facts unless there are none.
+    pub fn boxed(self) -> Option<Box<RarePvFacts>> {
+        (self != RarePvFacts::default()).then(|| Box::new(self))
+    }
 }
 
 impl PvFacts {
+    /// `pv.kubernetes.io/migrated-to`.
+    pub fn migrated_to(&self) -> Option<&str> {
+        self.rare.as_ref()?.migrated_to.as_deref()
+    }
+
+    /// Rules silenced on this object, with the reason given.
+    pub fn ignored(&self) -> &[(String, String)] {
+        self.rare.as_ref().map_or(&[], |rare| &rare.ignored)
+    }
+
+    /// `status.message`, kept for `Failed` PVs only.
+    pub fn status_message(&self) -> Option<&str> {
+        self.rare.as_ref()?.status_message.as_deref()
+    }
+
     /// The CSI source, if this is a CSI volume.
     pub fn csi(&self) -> Option<&CsiSource> {
         match &self.source {
@@ -264,13 +336,13 @@ pub struct ClaimFacts {
     /// The name.
     pub name: String,
     /// `metadata.uid`, absent in manifests that were never applied.
-    pub uid: Option<String>,
+    pub uid: Option<Uid>,
     /// Where the claim was read.
     pub origin: Origin,
     /// `metadata.deletionTimestamp`.
     pub deletion: Option<Timestamp>,
     /// `metadata.finalizers`.
-    pub finalizers: Vec<Arc<str>>,
+    pub finalizers: Box<[Arc<str>]>,
     /// `spec.volumeName`.
     pub volume_name: Option<String>,
     /// `spec.storageClassName`.
@@ -278,7 +350,7 @@ pub struct ClaimFacts {
     /// `status.phase` (`Pending`, `Bound`, `Lost`).
     pub phase: Option<Arc<str>>,
     /// Rules silenced on this object, with the reason given.
-    pub ignored: Vec<(String, String)>,
+    pub ignored: Box<[(String, String)]>,
 }
 
 /// The facts kept about one StorageClass.

@@ -11,6 +11,7 @@ use clap::Parser;
 // The audit allocates and frees many small strings per volume; mimalloc does
 // that several times faster than the system allocator, and returns memory to
 // the system more eagerly.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

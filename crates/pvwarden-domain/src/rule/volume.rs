@@ -371,13 +371,17 @@ fn stale_claim_ref(ctx: &VolumeContext<'_>, out: &mut Vec<Finding>) {
     let Some(claim) = ctx.inventory.claim(&claim_ref.namespace, &claim_ref.name) else {
         return;
     };
-    if claim.uid.as_deref().is_some_and(|u| u != uid) {
+    if claim.uid.as_ref().is_some_and(|u| u != uid) {
         let message = format!(
             "Released PV names claim {}/{} with uid {uid}, but that claim now has uid {}: the \
              new claim cannot bind to this PV",
             claim.namespace,
             claim.name,
-            claim.uid.as_deref().unwrap_or("")
+            claim
+                .uid
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
         );
         let remedy = format!(
             "keep Retain and clear the stale uid: kubectl patch pv {} --type json -p \

@@ -28,7 +28,7 @@ impl Owner {
     /// Finds the provisioner that owns a PV, as the provisioner itself decides.
     pub fn of(pv: &PvFacts, inventory: &Inventory, assumptions: &Assumptions) -> Option<Owner> {
         let annotation = pv.provisioned_by.as_deref();
-        let migrated = pv.migrated_to.as_deref();
+        let migrated = pv.migrated_to();
         match &pv.source {
             Source::Csi(csi) => {
                 let driver = &*csi.driver;

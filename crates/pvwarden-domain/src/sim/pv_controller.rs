@@ -54,7 +54,7 @@ fn reclaim(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> bool {
         },
         ReclaimPolicy::Delete => {
             let pv = sim.pv;
-            let external = pv.provisioned_by.is_some() || pv.migrated_to.is_some();
+            let external = pv.provisioned_by.is_some() || pv.migrated_to().is_some();
             let is_csi = pv.csi().is_some();
             if is_csi && !external && sim.assumptions.kcm_fails_static_csi() {
                 let message = format!(
@@ -86,7 +86,7 @@ fn in_tree_delete(sim: &Sim<'_>, s: &mut State, trace: &mut Trace) -> Option<boo
         return None;
     };
     let ga = crate::driver::migration_ga(plugin)?;
-    if sim.assumptions.kubernetes.value >= ga || sim.pv.migrated_to.is_some() || s.deleting {
+    if sim.assumptions.kubernetes.value >= ga || sim.pv.migrated_to().is_some() || s.deleting {
         return None;
     }
     s.fate = Some(crate::driver::Fate::Destroyed);
