@@ -9,8 +9,9 @@
 #
 # Prints, for each server: at a fixed RATE (default 1,000 req/s, over CONNECTIONS keep-alive
 # connections, default 8, for SECONDS, default 10) the p50, p99 and maximum latency, measured
-# from when each request was due; then each server's saturated throughput over the same
-# connections, and the ratios. The aim: webhook p99 under 1 ms at the fixed rate, and at least
+# from when each request was sent (or due, when the previous answer held it back); then each
+# server's saturated throughput over the same connections, in ten alternating windows, and the
+# ratios. The aim: webhook p99 under 1 ms at the fixed rate, and at least
 # 80 % of the bare server's saturated throughput.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -13,6 +13,9 @@
 //! it was due if the previous answer on its connection held it back, so a
 //! stalled server is charged for the requests it delayed.
 //!
+//! Saturated throughput is measured in ten alternating windows per server,
+//! so that a change in the machine's load tilts both alike.
+//!
 //! The client and both servers run in this process, on the same cores: the
 //! server gets a runtime of two workers, the client one of its own. The
 //! allocator is mimalloc, as in the `pvwarden` binary that serves the webhook.
@@ -271,10 +274,16 @@ async fn fixed_rate(
     }
 }
 
-/// Sends as fast as the connections allow for `seconds`; returns requests answered.
-async fn saturate(addr: std::net::SocketAddr, ca: &str, bodies: Arc<Vec<Bytes>>, a: &Args) -> f64 {
+/// Sends as fast as the connections allow for `window`; returns requests answered a second.
+async fn saturate(
+    addr: std::net::SocketAddr,
+    ca: &str,
+    bodies: Arc<Vec<Bytes>>,
+    a: &Args,
+    window: Duration,
+) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(a.seconds);
+    let deadline = Instant::now() + window;
     let mut tasks = Vec::new();
     let start = Instant::now();
     for c in 0..a.connections {
@@ -398,8 +407,17 @@ fn main() {
     let (p99_webhook, _) = report("webhook", run);
     let run = client.block_on(fixed_rate(bare, &ca, Arc::clone(&bodies), &a));
     let (p99_bare, _) = report("bare", run);
-    let webhook_max = client.block_on(saturate(webhook, &ca, Arc::clone(&bodies), &a));
-    let bare_max = client.block_on(saturate(bare, &ca, Arc::clone(&bodies), &a));
+    // Alternate short windows, so that a change in the machine's load
+    // between two long runs cannot tilt the ratio.
+    let rounds = 10;
+    let window = Duration::from_secs(a.seconds).div_f64(f64::from(rounds));
+    let (mut webhook_max, mut bare_max) = (0.0, 0.0);
+    for _ in 0..rounds {
+        webhook_max += client.block_on(saturate(webhook, &ca, Arc::clone(&bodies), &a, window));
+        bare_max += client.block_on(saturate(bare, &ca, Arc::clone(&bodies), &a, window));
+    }
+    webhook_max /= f64::from(rounds);
+    bare_max /= f64::from(rounds);
     println!("webhook  saturated: {webhook_max:>8.0} req/s");
     println!("bare     saturated: {bare_max:>8.0} req/s");
     println!(
