@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
 };
@@ -174,14 +174,7 @@ async fn post_pv(server: &Running, pv: &PersistentVolume) -> (u16, Vec<String>, 
         .iter()
         .filter_map(|v| v.to_str().ok().map(str::to_owned))
         .collect();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let body = serde_json::from_slice(&body).expect("JSON body");
-    (status, warnings, body)
+    (status, warnings, common::json_body(response).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use pvwarden_webhook::tls::{self, Certificates};
 use pvwarden_webhook::{server, Config, Decider, View};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
@@ -119,13 +119,7 @@ async fn oversized_bodies_are_refused_with_413() {
         .expect("request");
     let response = sender.send_request(request).await.expect("response");
     assert_eq!(response.status().as_u16(), 413);
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let value: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    let value = common::json_body(response).await;
     assert_eq!(value["reason"], "RequestEntityTooLarge");
     std::fs::remove_dir_all(&dir).ok();
 }

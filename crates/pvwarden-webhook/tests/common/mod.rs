@@ -92,3 +92,15 @@ pub async fn tls_connect(
     tokio::spawn(connection);
     (leaf, sender)
 }
+
+/// The JSON body of a response.
+pub async fn json_body(response: hyper::Response<hyper::body::Incoming>) -> Value {
+    use http_body_util::BodyExt as _;
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    serde_json::from_slice(&bytes).expect("JSON body")
+}
