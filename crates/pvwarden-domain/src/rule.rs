@@ -12,7 +12,7 @@ mod share;
 mod volume;
 
 pub(crate) use self::claim::check as check_claim;
-pub use self::share::ShareIndex;
+pub use self::share::{keys as backend_keys, ShareIndex};
 pub(crate) use self::volume::{check as check_volume, VolumeContext};
 
 /// How serious a finding is.

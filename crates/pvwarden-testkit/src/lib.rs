@@ -35,9 +35,13 @@
 //! - `--load` ([`server::Config::load`]) preloads manifests through
 //!   `pvwarden-manifest`, keeping their status, deletion state and uids.
 //!
+//! - Admission: stored Mutating/ValidatingWebhookConfigurations are called
+//!   for the requests they match, with their patches, warnings and failure
+//!   policies (see the `admission` module for what is honoured).
+//!
 //! What it does not do: server-side apply, field validation against schemas
-//! (`fieldValidation` is accepted and ignored), admission beyond namespace
-//! existence, garbage collection (`propagationPolicy` is accepted but adds no
+//! (`fieldValidation` is accepted and ignored), built-in admission plugins
+//! beyond namespace existence, garbage collection (`propagationPolicy` is accepted but adds no
 //! `orphan`/`foregroundDeletion` finalizer, since nothing would remove it),
 //! graceful pod deletion, protobuf (except request bodies of the
 //! three kinds `kubectl create` sends that way, see `protobuf`), and HTTP/2.
@@ -45,6 +49,7 @@
 #![warn(missing_docs)]
 
 pub mod actor;
+mod admission;
 mod auth;
 mod fault;
 mod load;

@@ -5,6 +5,7 @@
 //! request, and dispatches to discovery, OpenAPI or the REST handlers, which
 //! turn the store's answers and [`ApiError`]s into responses.
 
+mod admit;
 mod body;
 mod control;
 mod discovery;

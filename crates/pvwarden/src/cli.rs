@@ -55,6 +55,66 @@ pub enum Command {
     Unshare(UnshareArgs),
     /// Writes a static PV and claim for an existing CephFS directory or RBD image.
     Static(StaticArgs),
+    /// Runs one of pvwarden's services until stopped.
+    #[command(subcommand)]
+    Serve(Serve),
+}
+
+/// The services.
+#[derive(Debug, Subcommand)]
+pub enum Serve {
+    /// Serves the admission webhook over HTTPS (see docs/webhook.md).
+    Webhook(WebhookArgs),
+}
+
+/// The admission webhook's flags.
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// The address to listen on.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "0.0.0.0:8443",
+        env = "PVWARDEN_WEBHOOK_LISTEN"
+    )]
+    pub listen: std::net::SocketAddr,
+    /// The serving certificate (PEM chain); reloaded when the file changes.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PVWARDEN_TLS_CERT",
+        requires = "tls_key",
+        required_unless_present = "self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The serving key (PEM); reloaded when the file changes.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PVWARDEN_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Generates a CA and a certificate for these DNS names or IPs at start (comma-separated),
+    /// instead of --tls-cert/--tls-key, and prints the CA bundle.
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_delimiter = ',',
+        conflicts_with_all = ["tls_cert", "tls_key"]
+    )]
+    pub self_signed: Vec<String>,
+    /// With --self-signed: the Validating/MutatingWebhookConfiguration names whose caBundle
+    /// is set to the generated CA (repeatable).
+    #[arg(long, value_name = "NAME", requires = "self_signed")]
+    pub patch_ca_bundle: Vec<String>,
+    /// The YAML file with the action per rule (deny, mutate, warn, off) and the assumed
+    /// releases; default: mutate static-delete-never-deletes, deny the other data-loss rules,
+    /// warn for the rest.
+    #[arg(long, value_name = "FILE", env = "PVWARDEN_WEBHOOK_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// Where the objects come from, and the assumptions about the cluster's software.

@@ -13,6 +13,7 @@ mod rbac;
 
 pub(crate) mod repair;
 mod share;
+mod serve;
 mod snapshot;
 mod static_volume;
 
@@ -32,6 +33,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Share(args) => share::run(&args),
         Command::Unshare(args) => share::unshare(&args),
         Command::Static(args) => static_volume::run(&args),
+        Command::Serve(service) => serve::run(service),
         Command::Rules => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -50,7 +50,10 @@ impl Sharing<'_> {
 }
 
 /// The backend keys of a PV; the first one is its (driver, handle) key.
-pub(crate) fn keys(pv: &PvFacts) -> Vec<String> {
+///
+/// Two PVs share storage when they have a key in common; front ends that keep
+/// their own index of PVs (the admission webhook) use the same keys.
+pub fn keys(pv: &PvFacts) -> Vec<String> {
     match &pv.source {
         Source::Csi(csi) => {
             let mut keys = vec![format!("handle\0{}\0{}", csi.driver, csi.handle)];

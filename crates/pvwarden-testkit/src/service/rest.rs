@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::route::Target;
 use super::table::{self, Include};
-use super::{body, watch, App, Body, Req};
+use super::{admit, body, watch, App, Body, Req};
 use crate::auth::User;
 use crate::fault::Faults;
 use crate::patch::{self, PatchType};
@@ -28,39 +28,36 @@ pub(super) async fn serve(
     let ns = target.namespace.as_deref().unwrap_or("");
     let name = target.name.as_deref().unwrap_or("");
     let verb = verb_of(req, target)?;
-    let sub = target.subresource.as_deref();
     admit(app, user, req, target, verb, faults)?;
 
     let opts = WriteOptions {
         dry_run: dry_run(req)?,
         preload: false,
     };
-    let status_only = sub == Some("status");
     match verb {
         "get" => get(app, req, kind, ns, name),
         "list" => list(app, req, kind, ns),
         "watch" => watch::serve(app, req, kind, ns, name),
         "create" => {
             let object = decode_body(req, kind)?;
+            let (object, warnings) = admit::create(app, user, target, object, opts).await?;
             let created = app.store.create(kind, ns, object, opts)?;
             let created_name = created["metadata"]["name"].as_str().unwrap_or("");
             tracing::debug!(kind = kind.kind, ns, name = created_name, "created");
-            Ok(body::json(201, &created))
+            Ok(admit::attach(body::json(201, &created), warnings))
         }
         "update" => {
             let object = decode_body(req, kind)?;
-            let updated = app
-                .store
-                .update(kind, ns, name, status_only, opts, |_| Ok(object))?;
-            Ok(body::json(200, &updated))
+            let (updated, warnings) =
+                admit::update(app, user, target, opts, |_| Ok(object.clone())).await?;
+            Ok(admit::attach(body::json(200, &updated), warnings))
         }
         "patch" => {
             let patch_type = PatchType::from_content_type(req.header("content-type"), kind)?;
-            let patched = app
-                .store
-                .update(kind, ns, name, status_only, opts, |current| {
-                    patch::apply(current, patch_type, &req.body)
-                })?;
+            let (patched, warnings) = admit::update(app, user, target, opts, |current| {
+                patch::apply(current, patch_type, &req.body)
+            })
+            .await?;
             tracing::debug!(
                 kind = kind.kind,
                 ns,
@@ -68,9 +65,16 @@ pub(super) async fn serve(
                 patch = patch_type.name(),
                 "patched"
             );
-            Ok(body::json(200, &patched))
+            Ok(admit::attach(body::json(200, &patched), warnings))
         }
-        "delete" => delete(app, req, kind, ns, name, opts),
+        "delete" => {
+            let dry_run = opts.dry_run || delete_request(req)?.dry_run;
+            let warnings = admit::delete(app, user, target, dry_run).await?;
+            Ok(admit::attach(
+                delete(app, req, kind, ns, name, opts)?,
+                warnings,
+            ))
+        }
         "deletecollection" => delete_collection(app, req, kind, ns, opts),
         _ => Err(ApiError::method_not_allowed()),
     }
