@@ -32,6 +32,31 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Lists the rules with their ids, severities and summaries.
     Rules,
+    /// Runs a long-lived server in the cluster (see docs/controller.md).
+    #[command(subcommand)]
+    Serve(serve::ServeCommand),
+    /// Prints a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Prints the man page (roff), or writes one page per subcommand into a directory.
+    Man(ManArgs),
+}
+
+pub mod serve;
+
+/// Arguments of `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Writes pvwarden.1 and a pvwarden-<subcommand>.1 page per subcommand here instead.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Arguments of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Where the objects come from, and the assumptions about the cluster's software.

@@ -8,7 +8,9 @@ pub mod audit;
 pub use self::audit as audit_summary;
 mod decode;
 mod explain;
+mod generate;
 mod rbac;
+mod serve;
 mod snapshot;
 
 /// Runs one subcommand.
@@ -19,6 +21,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Decode(args) => decode::run(&args),
         Command::Snapshot(args) => snapshot::run(&args),
         Command::Rbac(args) => rbac::run(&args),
+        Command::Serve(command) => serve::run(command),
+        Command::Completions(args) => generate::completions(args.shell),
+        Command::Man(args) => generate::man(args.dir.as_deref()),
         Command::Rules => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
