@@ -17,6 +17,7 @@
 //! | `pvwarden_events_published_total` | | Kubernetes Events written |
 //! | `pvwarden_leader` | | 1 on the replica holding the Lease |
 
+use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -167,7 +168,7 @@ impl Metrics {
     }
 
     /// Replaces the gauges with what one pass found.
-    pub(crate) fn record(&self, pass: &Pass, sizes: &[(&'static str, usize)]) {
+    pub(crate) fn record(&self, pass: &Pass, sizes: &BTreeMap<&'static str, usize>) {
         let _pass = self.lock();
         self.volumes.clear();
         self.stuck_seconds.clear();

@@ -148,9 +148,13 @@ impl Mirror {
         self.slots.iter().all(|slot| slot.synced())
     }
 
-    /// The number of objects held per kind.
-    pub(crate) fn sizes(&self) -> Vec<(&'static str, usize)> {
-        self.slots.iter().map(|s| (s.kind, s.len())).collect()
+    /// The number of objects held per kind (a kind watched twice, events, summed).
+    pub(crate) fn sizes(&self) -> BTreeMap<&'static str, usize> {
+        let mut sizes = BTreeMap::new();
+        for slot in &self.slots {
+            *sizes.entry(slot.kind).or_default() += slot.len();
+        }
+        sizes
     }
 
     /// The objects as an inventory, kinds in the order of a one-off read.
