@@ -203,6 +203,11 @@ async fn every_case_gets_the_audits_metrics_and_one_event_per_finding() {
         let done = *running.passes.borrow();
         passes(&mut running, done + 3).await;
         assert_eq!(written(&client).await, expected_events, "{name}: not once per pass");
+        // A repeated Event would be the same object with a series count: count writes.
+        let metrics = get(&running, "/metrics").await.1;
+        let published = samples(&metrics, |k| k == "pvwarden_events_published_total");
+        let published = published.values().sum::<f64>();
+        assert_eq!(published, expected_events.len() as f64, "{name}: writes");
 
         running.shutdown().await;
         server.shutdown().await;
