@@ -42,6 +42,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::Stream;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
     Event as CoreEvent, Node, PersistentVolume, PersistentVolumeClaim, Pod,
@@ -49,13 +50,12 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::storage::v1::{CSIDriver, StorageClass, VolumeAttachment};
 use kube::core::PartialObjectMeta;
 use kube::runtime::{watcher, WatchStreamExt};
-use futures::Stream;
 use kube::{Api, Client};
 use pvwarden_domain::object::Object;
-use serde::de::DeserializeOwned;
-use std::fmt::Debug;
 use pvwarden_domain::version::Overrides;
 use pvwarden_kube::trim;
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -273,43 +273,81 @@ pub async fn start(client: Client, config: Config) -> Result<Running, Error> {
 }
 
 fn check_remediation(config: &Config) -> Result<(), Error> {
-    if let Some(unknown) = config
-        .remediate
-        .iter()
-        .find(|id| !pvwarden_domain::rule::RULES.iter().any(|r| r.id == id.as_str()))
-    {
+    if let Some(unknown) = config.remediate.iter().find(|id| {
+        !pvwarden_domain::rule::RULES
+            .iter()
+            .any(|r| r.id == id.as_str())
+    }) {
         return Err(Error::UnknownRule(unknown.clone()));
     }
     if !config.remediate.is_empty() && config.remediator.is_none() {
-        let rules = config.remediate.iter().cloned().collect::<Vec<_>>().join(",");
+        let rules = config
+            .remediate
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(",");
         return Err(Error::NoRemediator { rules });
     }
     Ok(())
 }
 
 /// Starts one watch per kind the model reads, in the order a one-off read lists them.
-fn watch_all(client: &Client, mirror: &mut Mirror, metrics: &Arc<Metrics>, tasks: &mut JoinSet<()>) {
+fn watch_all(
+    client: &Client,
+    mirror: &mut Mirror,
+    metrics: &Arc<Metrics>,
+    tasks: &mut JoinSet<()>,
+) {
     let mut feed = Feeds {
         mirror,
         metrics,
         tasks,
     };
-    feed.add("PersistentVolume", all::<PersistentVolume>(client, None), trim::pv);
+    feed.add(
+        "PersistentVolume",
+        all::<PersistentVolume>(client, None),
+        trim::pv,
+    );
     let claims = all::<PersistentVolumeClaim>(client, None);
     feed.add("PersistentVolumeClaim", claims, trim::claim);
-    feed.add("StorageClass", all::<StorageClass>(client, None), trim::class);
-    feed.add("CSIDriver", all::<CSIDriver>(client, None), trim::csi_driver);
+    feed.add(
+        "StorageClass",
+        all::<StorageClass>(client, None),
+        trim::class,
+    );
+    feed.add(
+        "CSIDriver",
+        all::<CSIDriver>(client, None),
+        trim::csi_driver,
+    );
     let attachments = all::<VolumeAttachment>(client, None);
     feed.add("VolumeAttachment", attachments, trim::attachment);
     // Nodes are read for their names only: their metadata is enough.
-    feed.add("Node", all::<PartialObjectMeta<Node>>(client, None), trim::node);
+    feed.add(
+        "Node",
+        all::<PartialObjectMeta<Node>>(client, None),
+        trim::node,
+    );
     feed.add("Pod", all::<Pod>(client, None), trim::pod);
     for fields in pvwarden_kube::EVENT_SELECTORS {
         feed.add("Event", all::<CoreEvent>(client, Some(fields)), trim::event);
     }
-    feed.add("Deployment", all::<Deployment>(client, None), trim::deployment);
-    feed.add("StatefulSet", all::<StatefulSet>(client, None), trim::stateful_set);
-    feed.add("DaemonSet", all::<DaemonSet>(client, None), trim::daemon_set);
+    feed.add(
+        "Deployment",
+        all::<Deployment>(client, None),
+        trim::deployment,
+    );
+    feed.add(
+        "StatefulSet",
+        all::<StatefulSet>(client, None),
+        trim::stateful_set,
+    );
+    feed.add(
+        "DaemonSet",
+        all::<DaemonSet>(client, None),
+        trim::daemon_set,
+    );
 }
 
 /// A watch over every object of a kind, narrowed by a field selector, retrying with backoff.

@@ -214,7 +214,9 @@ impl Metrics {
 
     /// Counts one error of a stage (`watch`, `events`, `audit`, `lease`) about a kind.
     pub(crate) fn error(&self, stage: &'static str, kind: &'static str) {
-        self.errors.get_or_create(&ErrorLabels { stage, kind }).inc();
+        self.errors
+            .get_or_create(&ErrorLabels { stage, kind })
+            .inc();
     }
 
     /// Counts one Event written.

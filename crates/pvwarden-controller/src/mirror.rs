@@ -294,7 +294,11 @@ mod tests {
         slot.apply(Event::InitApply(class("a")));
         assert_eq!(slot.len(), 2, "the old view stays until the relist is done");
         slot.apply(Event::InitDone);
-        assert_eq!(slot.len(), 1, "an object deleted while the watch was down is gone");
+        assert_eq!(
+            slot.len(),
+            1,
+            "an object deleted while the watch was down is gone"
+        );
     }
 
     #[test]

@@ -91,8 +91,8 @@ pub(crate) fn run(mirror: &Mirror, judge: &Judge, now: Timestamp, since: &mut St
     let (inventory, rejected) = mirror.inventory(&mut |name, uid| {
         uids.insert(name.to_owned(), uid.to_owned());
     });
-    let assumptions =
-        Assumptions::from_components(inventory.components()).resolve(judge.server, &judge.overrides);
+    let assumptions = Assumptions::from_components(inventory.components())
+        .resolve(judge.server, &judge.overrides);
     let settings = Settings {
         now,
         stuck_after: judge.stuck_after,
@@ -106,9 +106,9 @@ pub(crate) fn run(mirror: &Mirror, judge: &Judge, now: Timestamp, since: &mut St
         let verdict = auditor.volume(pv);
         outcomes.insert(pv.name.as_str(), verdict.on_delete);
         let stuck_seconds = verdict.stuck.then(|| {
-            let start = pv.deletion.unwrap_or_else(|| {
-                since.get(&pv.name).copied().unwrap_or(now)
-            });
+            let start = pv
+                .deletion
+                .unwrap_or_else(|| since.get(&pv.name).copied().unwrap_or(now));
             if pv.deletion.is_none() {
                 still_stuck.insert(pv.name.clone(), start);
             }

@@ -132,7 +132,10 @@ async fn two_replicas_never_both_lead_and_the_standby_takes_over() {
         "a replica kept leading although it could not renew the Lease"
     );
     put_faults(&admin, serde_json::json!({})).await;
-    wait_for("a leader after the faults", || !leading(&replicas).is_empty()).await;
+    wait_for("a leader after the faults", || {
+        !leading(&replicas).is_empty()
+    })
+    .await;
 
     // The Lease names the leader.
     let leader = leading(&replicas)[0];
@@ -154,7 +157,10 @@ async fn two_replicas_never_both_lead_and_the_standby_takes_over() {
     for (a_start, a_end) in &a {
         for (b_start, b_end) in &b {
             let overlap = a_start < b_end && b_start < a_end;
-            assert!(!overlap, "both led at once: a {a_start:?}..{a_end:?}, b {b_start:?}..{b_end:?}");
+            assert!(
+                !overlap,
+                "both led at once: a {a_start:?}..{a_end:?}, b {b_start:?}..{b_end:?}"
+            );
         }
     }
     for running in replicas.into_iter().flatten() {

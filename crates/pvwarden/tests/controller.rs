@@ -45,11 +45,22 @@ fn cases() -> Vec<PathBuf> {
 /// `pvwarden audit -o json` of a file.
 fn audit(file: &Path) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_pvwarden"))
-        .args(["audit", "-o", "json", "--exit-zero", "--kube-version", KUBE_VERSION])
+        .args([
+            "audit",
+            "-o",
+            "json",
+            "--exit-zero",
+            "--kube-version",
+            KUBE_VERSION,
+        ])
         .arg(file)
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -175,14 +186,24 @@ async fn every_case_gets_the_audits_metrics_and_one_event_per_finding() {
         assert_eq!(get(&running, "/healthz").await.0, 200, "{name}");
         assert_eq!(get(&running, "/readyz").await.0, 200, "{name}");
         let metrics = get(&running, "/metrics").await.1;
-        assert_eq!(verdict_samples(&metrics), expected_metrics(&report), "{name}");
-        let stuck_rows = samples(&metrics, |k| k.starts_with("pvwarden_volume_stuck_seconds{"));
+        assert_eq!(
+            verdict_samples(&metrics),
+            expected_metrics(&report),
+            "{name}"
+        );
+        let stuck_rows = samples(&metrics, |k| {
+            k.starts_with("pvwarden_volume_stuck_seconds{")
+        });
         for v in report["volumes"].as_array().unwrap() {
             let key = format!(
                 "pvwarden_volume_stuck_seconds{{volume=\"{}\"}}",
                 v["name"].as_str().unwrap()
             );
-            assert_eq!(stuck_rows.contains_key(&key), v["stuck"] == true, "{name}: {key}");
+            assert_eq!(
+                stuck_rows.contains_key(&key),
+                v["stuck"] == true,
+                "{name}: {key}"
+            );
         }
 
         let mut expected_events: Vec<(String, String)> = report["volumes"]
@@ -191,18 +212,28 @@ async fn every_case_gets_the_audits_metrics_and_one_event_per_finding() {
             .iter()
             .flat_map(|v| {
                 let pv = v["name"].as_str().unwrap().to_owned();
-                v["findings"].as_array().unwrap().iter().map(move |f| {
-                    (pv.clone(), reason_of_rule(f["rule"].as_str().unwrap()))
-                })
+                v["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(move |f| (pv.clone(), reason_of_rule(f["rule"].as_str().unwrap())))
             })
             .collect();
         expected_events.sort();
-        assert_eq!(written(&client).await, expected_events, "{name}: one event per finding");
+        assert_eq!(
+            written(&client).await,
+            expected_events,
+            "{name}: one event per finding"
+        );
 
         // More passes (the resync forces them) write nothing new.
         let done = *running.passes.borrow();
         passes(&mut running, done + 3).await;
-        assert_eq!(written(&client).await, expected_events, "{name}: not once per pass");
+        assert_eq!(
+            written(&client).await,
+            expected_events,
+            "{name}: not once per pass"
+        );
         // A repeated Event would be the same object with a series count: count writes.
         let metrics = get(&running, "/metrics").await.1;
         let published = samples(&metrics, |k| k == "pvwarden_events_published_total");
@@ -267,20 +298,31 @@ async fn dropped_watches_and_api_errors_do_not_stop_the_controller() {
     while pvs.create(&PostParams::default(), &copy).await.is_err() {}
 
     let total = |metrics: &str| -> f64 {
-        samples(metrics, |k| k.starts_with("pvwarden_volumes{")).values().sum()
+        samples(metrics, |k| k.starts_with("pvwarden_volumes{"))
+            .values()
+            .sum()
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     while total(&get(&running, "/metrics").await.1) != 3.0 {
-        assert!(Instant::now() < deadline, "the new PV never reached the metrics");
+        assert!(
+            Instant::now() < deadline,
+            "the new PV never reached the metrics"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let metrics = get(&running, "/metrics").await.1;
-    let errors = samples(&metrics, |k| k.starts_with("pvwarden_errors_total{stage=\"watch\""));
+    let errors = samples(&metrics, |k| {
+        k.starts_with("pvwarden_errors_total{stage=\"watch\"")
+    });
     assert!(
         errors.values().sum::<f64>() > 0.0,
         "the faults were never seen: {metrics}"
     );
-    assert_eq!(total(&metrics), 3.0, "three PVs, each counted once: {metrics}");
+    assert_eq!(
+        total(&metrics),
+        3.0,
+        "three PVs, each counted once: {metrics}"
+    );
 
     put_faults(&client, serde_json::json!({})).await;
     running.shutdown().await;

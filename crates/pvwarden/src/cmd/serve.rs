@@ -53,7 +53,8 @@ fn config(args: &ControllerArgs, context: &str) -> anyhow::Result<Config> {
     };
     config.stuck_after = args.stuck_after;
     config.resync = positive(args.resync, "--resync")?;
-    config.debounce = Duration::try_from(args.debounce).context("--debounce must not be negative")?;
+    config.debounce =
+        Duration::try_from(args.debounce).context("--debounce must not be negative")?;
     config.remediate = args.remediate.iter().cloned().collect();
     if args.leader_elect {
         config.lease = Some(LeaseConfig::new(
@@ -85,6 +86,8 @@ async fn shutdown_signal() -> anyhow::Result<()> {
     }
     #[cfg(not(unix))]
     {
-        tokio::signal::ctrl_c().await.context("cannot watch for Ctrl-C")
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot watch for Ctrl-C")
     }
 }
