@@ -305,3 +305,32 @@ fn completions_and_the_man_page_come_from_the_cli() {
     );
     assert!(man.contains("audit"));
 }
+
+/// The Helm chart cannot be rendered here (no helm); what is checked is that it holds the
+/// same objects as the Kustomize install: every object of `overlays/full` is a document of
+/// some template, with the same kind and name.
+#[test]
+fn the_helm_chart_holds_every_object_of_the_kustomize_install() {
+    let templates = root().join("deploy/helm/pvwarden/templates");
+    let mut documents = Vec::new();
+    for entry in std::fs::read_dir(&templates).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            documents.extend(text.split("\n---\n").map(str::to_owned));
+        }
+    }
+    for object in objects(&kustomize("full")) {
+        let kind = object["kind"].as_str().unwrap();
+        let name = object["metadata"]["name"].as_str().unwrap();
+        if kind == "Namespace" {
+            // Helm installs into the release's namespace instead.
+            continue;
+        }
+        let found = documents.iter().any(|d| {
+            d.lines().any(|l| l == format!("kind: {kind}"))
+                && d.lines().any(|l| l == format!("  name: {name}"))
+        });
+        assert!(found, "the chart has no {kind} {name}");
+    }
+}
