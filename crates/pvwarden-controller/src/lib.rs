@@ -9,9 +9,9 @@
 //!
 //! Every replica watches the cluster and audits it, so a standby is warm and
 //! its metrics are current; only the replica holding the Lease writes
-//! Events. A pass runs after a change, once the watches have been quiet for
-//! `debounce`, and every `resync` even without one, because whether a PV is
-//! stuck also depends on how long it has been waiting.
+//! Events. A pass runs `debounce` after the first change of a burst (later
+//! changes of the burst join it), and every `resync` even without one,
+//! because whether a PV is stuck also depends on how long it has been waiting.
 //!
 //! A pass judges the whole cluster with the same model as `pvwarden audit`
 //! ([`pvwarden_domain::audit::Auditor`]), not only the objects that changed:
@@ -42,7 +42,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{FutureExt, Stream};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
     Event as CoreEvent, Node, PersistentVolume, PersistentVolumeClaim, Pod,
@@ -81,7 +81,7 @@ pub struct Config {
     pub overrides: Overrides,
     /// How long a deletion may be pending before it counts as stuck.
     pub stuck_after: jiff::SignedDuration,
-    /// How long the watches must be quiet after a change before a pass.
+    /// How long after the first change of a burst a pass starts.
     pub debounce: Duration,
     /// The longest time between two passes, changes or not.
     pub resync: Duration,
@@ -189,9 +189,11 @@ impl Running {
         self.tasks.shutdown().await;
     }
 
-    /// Waits until the controller stops by itself (it does not, short of a panic).
+    /// Waits until one of the controller's tasks ends by itself (none does, short of a panic).
     pub async fn wait(&mut self) {
-        while self.tasks.join_next().await.is_some() {}
+        if let Some(Err(err)) = self.tasks.join_next().await {
+            tracing::error!(error = %err, "a controller task failed");
+        }
     }
 }
 
@@ -408,8 +410,10 @@ impl Loop {
                 () = tokio::time::sleep(self.config.resync) => {}
                 _ = stop.changed() => return,
             }
-            // Let a burst of changes settle into one pass.
+            // Let a burst of changes settle into one pass: what changes during the
+            // wait is in the objects this pass reads, so its signal is taken too.
             tokio::time::sleep(self.config.debounce).await;
+            let _ = changed.notified().now_or_never();
             if !self.mirror.synced() {
                 continue;
             }

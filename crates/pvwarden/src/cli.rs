@@ -68,6 +68,19 @@ pub struct ModelArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub releases: Releases,
+    /// The time the input is judged at (RFC 3339); default: now, or when a snapshot was taken.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<jiff::Timestamp>,
+    /// How long a deletion may be pending before it counts as stuck (e.g. 1h, 30m).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub stuck_after: jiff::SignedDuration,
+}
+
+/// The releases of the cluster's software, when the user knows better than the input.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Releases {
     /// The Kubernetes release of kube-controller-manager (e.g. 1.30); default: the API
     /// server's, else the one a snapshot records.
     #[arg(long, value_name = "VERSION", env = "PVWARDEN_KUBE_VERSION")]
@@ -81,12 +94,18 @@ pub struct ModelArgs {
     /// The ceph-csi release (e.g. 3.12.0).
     #[arg(long, value_name = "VERSION", env = "PVWARDEN_CEPH_CSI_VERSION")]
     pub ceph_csi_version: Option<Version>,
-    /// The time the input is judged at (RFC 3339); default: now, or when a snapshot was taken.
-    #[arg(long, value_name = "TIME")]
-    pub now: Option<jiff::Timestamp>,
-    /// How long a deletion may be pending before it counts as stuck (e.g. 1h, 30m).
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
-    pub stuck_after: jiff::SignedDuration,
+}
+
+impl Releases {
+    /// The releases given, as the model's overrides.
+    pub fn overrides(&self) -> pvwarden_domain::version::Overrides {
+        pvwarden_domain::version::Overrides {
+            kubernetes: self.kube_version,
+            provisioner: self.provisioner_version,
+            honor_reclaim_policy_gate: self.honor_reclaim_policy,
+            ceph_csi: self.ceph_csi_version,
+        }
+    }
 }
 
 /// How to reach a cluster when no PATH is given.
@@ -344,7 +363,7 @@ mod tests {
         };
         assert_eq!(args.output, Format::Json);
         assert_eq!(args.fail_on, Severity::Error);
-        assert_eq!(args.model.kube_version, Some(Version::new(1, 30, 0)));
+        assert_eq!(args.model.releases.kube_version, Some(Version::new(1, 30, 0)));
         assert_eq!(args.model.paths, vec![PathBuf::from("a.yaml")]);
     }
 

@@ -14,7 +14,7 @@ use anyhow::Context;
 use pvwarden_domain::evidence::Settings;
 use pvwarden_domain::inventory::{Inventory, Prepared};
 use pvwarden_domain::object::{Located, Object};
-use pvwarden_domain::version::{Assumptions, Overrides, Version};
+use pvwarden_domain::version::{Assumptions, Version};
 use pvwarden_kube::snapshot::Header;
 use pvwarden_kube::{Cluster, ReadReport};
 use pvwarden_manifest::{Reader, Summary};
@@ -293,13 +293,7 @@ fn chain(err: &dyn std::error::Error) -> String {
 }
 
 fn assumptions(args: &ModelArgs, inventory: &Inventory, server: Option<Version>) -> Assumptions {
-    let overrides = Overrides {
-        kubernetes: args.kube_version,
-        provisioner: args.provisioner_version,
-        honor_reclaim_policy_gate: args.honor_reclaim_policy,
-        ceph_csi: args.ceph_csi_version,
-    };
-    Assumptions::from_components(inventory.components()).resolve(server, &overrides)
+    Assumptions::from_components(inventory.components()).resolve(server, &args.releases.overrides())
 }
 
 /// The resident memory of this process in KiB, for debug logs (Linux only; 0 elsewhere).

@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
+mod endpoint;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,7 +26,6 @@ use pvwarden_controller::{reason_of_rule, Config, Running, REPORTING_CONTROLLER}
 use pvwarden_domain::version::Version;
 use pvwarden_testkit::server::{Config as ServerConfig, Server};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 /// The Kubernetes release both sides assume (the test server's).
@@ -119,16 +120,9 @@ fn verdict_samples(text: &str) -> BTreeMap<String, f64> {
     })
 }
 
-/// `GET path` on the controller's endpoint, as a scraper or a kubelet probe does.
+/// `GET path` on the controller's endpoint.
 async fn get(running: &Running, path: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(running.addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: pvwarden\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
+    endpoint::get(running.addr, path).await
 }
 
 fn controller_config() -> Config {

@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
+mod endpoint;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -217,13 +219,7 @@ async fn the_controller_needs_no_more_than_its_overlay_grants() {
 }
 
 async fn metrics(addr: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = "GET /metrics HTTP/1.1\r\nHost: pvwarden\r\nConnection: close\r\n\r\n";
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
+    endpoint::get(addr, "/metrics").await.1
 }
 
 /// sha256 of a file, by coreutils.

@@ -2,10 +2,8 @@
 
 use std::net::SocketAddr;
 
+use super::{parse_duration, ClusterArgs, Releases};
 use clap::{Args, Subcommand};
-use pvwarden_domain::version::Version;
-
-use super::{parse_duration, ClusterArgs};
 
 /// The servers.
 #[derive(Debug, Subcommand)]
@@ -40,25 +38,15 @@ pub struct ControllerArgs {
     /// This replica's name in the Lease and in Events; default: POD_NAME, else HOSTNAME.
     #[arg(long, value_name = "NAME", env = "POD_NAME")]
     pub identity: Option<String>,
-    /// The Kubernetes release of kube-controller-manager; default: the API server's.
-    #[arg(long, value_name = "VERSION", env = "PVWARDEN_KUBE_VERSION")]
-    pub kube_version: Option<Version>,
-    /// The external-provisioner release; default: read from csi-provisioner images.
-    #[arg(long, value_name = "VERSION", env = "PVWARDEN_PROVISIONER_VERSION")]
-    pub provisioner_version: Option<Version>,
-    /// The provisioner's HonorPVReclaimPolicy feature gate (ignored from v6.2 on).
-    #[arg(long, value_name = "BOOL")]
-    pub honor_reclaim_policy: Option<bool>,
-    /// The ceph-csi release; default: read from cephcsi images.
-    #[arg(long, value_name = "VERSION", env = "PVWARDEN_CEPH_CSI_VERSION")]
-    pub ceph_csi_version: Option<Version>,
+    #[command(flatten)]
+    pub releases: Releases,
     /// How long a deletion may be pending before it counts as stuck (e.g. 1h, 30m).
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub stuck_after: jiff::SignedDuration,
     /// The longest time between two audit passes, changes or not.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub resync: jiff::SignedDuration,
-    /// How long the watches must be quiet after a change before a pass.
+    /// How long after the first change of a burst an audit pass starts.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub debounce: jiff::SignedDuration,
     /// Repairs new findings of this rule automatically (repeatable; off by default). Refused

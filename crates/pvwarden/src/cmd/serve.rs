@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use pvwarden_controller::{Config, LeaseConfig};
-use pvwarden_domain::version::Overrides;
 
 use crate::cli::serve::{ControllerArgs, ServeCommand};
 
@@ -29,8 +28,11 @@ fn controller(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
             leader_elect = config.lease.is_some(),
             "controller starting"
         );
-        let running = pvwarden_controller::start(cluster.client().clone(), config).await?;
-        shutdown_signal().await?;
+        let mut running = pvwarden_controller::start(cluster.client().clone(), config).await?;
+        tokio::select! {
+            signal = shutdown_signal() => signal?,
+            () = running.wait() => anyhow::bail!("the controller stopped by itself"),
+        }
         tracing::info!("controller stopping");
         running.shutdown().await;
         Ok(ExitCode::SUCCESS)
@@ -45,12 +47,7 @@ fn config(args: &ControllerArgs, context: &str) -> anyhow::Result<Config> {
         .filter(|id| !id.is_empty())
         .context("--identity is needed: neither POD_NAME nor HOSTNAME is set")?;
     let mut config = Config::new(args.listen, context, &identity);
-    config.overrides = Overrides {
-        kubernetes: args.kube_version,
-        provisioner: args.provisioner_version,
-        honor_reclaim_policy_gate: args.honor_reclaim_policy,
-        ceph_csi: args.ceph_csi_version,
-    };
+    config.overrides = args.releases.overrides();
     config.stuck_after = args.stuck_after;
     config.resync = positive(args.resync, "--resync")?;
     config.debounce =
