@@ -363,7 +363,10 @@ mod tests {
         };
         assert_eq!(args.output, Format::Json);
         assert_eq!(args.fail_on, Severity::Error);
-        assert_eq!(args.model.releases.kube_version, Some(Version::new(1, 30, 0)));
+        assert_eq!(
+            args.model.releases.kube_version,
+            Some(Version::new(1, 30, 0))
+        );
         assert_eq!(args.model.paths, vec![PathBuf::from("a.yaml")]);
     }
 
