@@ -382,7 +382,8 @@ impl Feeds<'_> {
     {
         let slot = self.mirror.slot(kind);
         let changed = self.mirror.changed();
-        let feed = mirror::feed(stream, trim, slot, changed, self.metrics.clone());
+        let origin = self.mirror.origin().clone();
+        let feed = mirror::feed(stream, trim, origin, slot, changed, self.metrics.clone());
         self.tasks.spawn(feed);
     }
 }
@@ -437,9 +438,6 @@ impl Loop {
                     continue;
                 }
             };
-            for rejected in &pass.rejected {
-                tracing::warn!(error = %rejected, "object not understood");
-            }
             self.metrics.record(&pass, &self.mirror.sizes());
             self.health.ready.store(true, Ordering::Release);
             tracing::info!(

@@ -13,6 +13,9 @@
 //!
 //! Objects are cut down by the same functions the one-off read uses, so the
 //! controller's audit sees exactly what `pvwarden audit` of the cluster sees.
+//! PVs and claims are kept as the model's facts ([`Inventory::prepare`]), not
+//! as whole objects: a k8s-openapi PersistentVolume is several kilobytes, its
+//! facts a fraction of that, and they are read once per change, not per pass.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -21,19 +24,28 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use futures::{Stream, StreamExt};
 use kube::runtime::watcher::{self, Event};
 use kube::{Resource, ResourceExt};
-use pvwarden_domain::inventory::Inventory;
+use pvwarden_domain::inventory::{Inventory, Prepared};
 use pvwarden_domain::object::{Located, Object, Origin};
 use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
 
+/// One watched object, as the model reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct Stored {
+    /// Its facts (PVs, claims) or its trimmed form (other kinds).
+    prepared: Prepared,
+    /// A PV's uid, for the Events written about it.
+    uid: Option<(String, String)>,
+}
+
 /// The objects of one kind, as the last complete list and the watch events since say.
 #[derive(Debug, Default)]
 struct State {
-    /// `namespace/name` (or `name`) to the trimmed object.
-    objects: BTreeMap<String, Object>,
+    /// `namespace/name` (or `name`) to the object.
+    objects: BTreeMap<String, Stored>,
     /// A relist under way; swapped into `objects` when complete.
-    relist: Option<BTreeMap<String, Object>>,
+    relist: Option<BTreeMap<String, Stored>>,
     /// Whether one list has completed.
     synced: bool,
     /// Whether the kind is left out for want of a permission (or not served).
@@ -73,7 +85,7 @@ impl Slot {
     }
 
     /// Applies one watcher event; returns whether the view changed.
-    fn apply(&self, event: Event<(String, Option<Object>)>) -> bool {
+    fn apply(&self, event: Event<(String, Option<Stored>)>) -> bool {
         let mut state = self.lock();
         match event {
             Event::Init => {
@@ -157,38 +169,34 @@ impl Mirror {
         sizes
     }
 
+    /// Where the objects are read from, for their origins.
+    pub(crate) fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
     /// The objects as an inventory, kinds in the order of a one-off read.
     ///
-    /// `uid` is told the uid of every PV, for the events written about it.
-    /// Objects the inventory rejects are returned as messages naming the
-    /// object and field.
-    pub(crate) fn inventory(&self, uid: &mut dyn FnMut(&str, &str)) -> (Inventory, Vec<String>) {
+    /// `uid` is told the name and uid of every PV, for the Events written about it.
+    pub(crate) fn inventory(&self, uid: &mut dyn FnMut(&str, &str)) -> Inventory {
         let mut inventory = Inventory::new();
-        let mut rejected = Vec::new();
         for slot in &self.slots {
             let state = slot.lock();
-            for object in state.objects.values() {
-                if let Object::PersistentVolume(pv) = object {
-                    if let (Some(name), Some(id)) = (&pv.metadata.name, &pv.metadata.uid) {
-                        uid(name, id);
-                    }
+            for stored in state.objects.values() {
+                if let Some((name, id)) = &stored.uid {
+                    uid(name, id);
                 }
-                let located = Located {
-                    object: object.clone(),
-                    origin: self.origin.clone(),
-                };
-                if let Err(err) = inventory.add(located) {
-                    rejected.push(err.to_string());
-                }
+                inventory.insert(stored.prepared.clone());
             }
         }
-        (inventory, rejected)
+        inventory
     }
 }
 
 /// Feeds one slot from a watch stream until the stream ends.
 ///
-/// `trim` cuts each object down, or drops it (`None`). An error of the watch
+/// `trim` cuts each object down, or drops it (`None`); the model then reads
+/// its facts. An object whose facts cannot be read is left out with a
+/// warning naming the object and field, as a one-off read leaves it out. An error of the watch
 /// is counted and logged; the stream retries with backoff by itself. A kind
 /// the account may not watch (or the server does not serve) is marked
 /// refused, so that readiness does not wait for it and the audit treats it as
@@ -196,6 +204,7 @@ impl Mirror {
 pub(crate) async fn feed<K, S>(
     stream: S,
     trim: fn(K) -> Option<Object>,
+    origin: Origin,
     slot: Arc<Slot>,
     changed: Arc<Notify>,
     metrics: Arc<Metrics>,
@@ -207,7 +216,8 @@ pub(crate) async fn feed<K, S>(
     while let Some(event) = stream.next().await {
         match event {
             Ok(event) => {
-                if slot.apply(keyed(event, trim)) {
+                let read = |object: K| (key(&object), store(object, trim, &origin, &metrics));
+                if slot.apply(map(event, read)) {
                     changed.notify_one();
                 }
             }
@@ -226,18 +236,41 @@ pub(crate) async fn feed<K, S>(
     }
 }
 
-/// The event with each object replaced by its key and its trimmed form.
-fn keyed<K: Resource>(
-    event: Event<K>,
-    trim: fn(K) -> Option<Object>,
-) -> Event<(String, Option<Object>)> {
-    let keyed = |object: K| (key(&object), trim(object));
+/// The event with each object replaced by `f` of it.
+fn map<K, T>(event: Event<K>, mut f: impl FnMut(K) -> T) -> Event<T> {
     match event {
-        Event::Apply(object) => Event::Apply(keyed(object)),
-        Event::Delete(object) => Event::Delete(keyed(object)),
+        Event::Apply(object) => Event::Apply(f(object)),
+        Event::Delete(object) => Event::Delete(f(object)),
         Event::Init => Event::Init,
-        Event::InitApply(object) => Event::InitApply(keyed(object)),
+        Event::InitApply(object) => Event::InitApply(f(object)),
         Event::InitDone => Event::InitDone,
+    }
+}
+
+/// An object trimmed and read into the model's facts; `None` when the model has no use
+/// for it or cannot read it (logged, naming the object and field).
+fn store<K>(
+    object: K,
+    trim: fn(K) -> Option<Object>,
+    origin: &Origin,
+    metrics: &Metrics,
+) -> Option<Stored> {
+    let object = trim(object)?;
+    let uid = match &object {
+        Object::PersistentVolume(pv) => pv.metadata.name.clone().zip(pv.metadata.uid.clone()),
+        _ => None,
+    };
+    let located = Located {
+        object,
+        origin: origin.clone(),
+    };
+    match Inventory::prepare(located) {
+        Ok(prepared) => Some(Stored { prepared, uid }),
+        Err(err) => {
+            tracing::warn!(error = %err, "object not understood; left out");
+            metrics.error("audit", err.kind);
+            None
+        }
     }
 }
 
@@ -261,13 +294,14 @@ fn refused(err: &watcher::Error) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use k8s_openapi::api::storage::v1::StorageClass;
     use kube::api::ObjectMeta;
 
     use super::*;
 
-    fn class(name: &str) -> (String, Option<Object>) {
+    fn class(name: &str) -> (String, Option<Stored>) {
         let sc = StorageClass {
             metadata: ObjectMeta {
                 name: Some(name.into()),
@@ -276,7 +310,16 @@ mod tests {
             provisioner: "rook-ceph.cephfs.csi.ceph.com".into(),
             ..StorageClass::default()
         };
-        (name.to_owned(), Some(Object::StorageClass(Box::new(sc))))
+        let located = Located {
+            object: Object::StorageClass(Box::new(sc)),
+            origin: Origin::new("test", 0),
+        };
+        let prepared = Inventory::prepare(located).unwrap();
+        let stored = Stored {
+            prepared,
+            uid: None,
+        };
+        (name.to_owned(), Some(stored))
     }
 
     #[test]

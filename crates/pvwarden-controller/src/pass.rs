@@ -61,8 +61,6 @@ pub(crate) struct Pass {
     pub(crate) volumes: Vec<Volume>,
     /// Findings about claims.
     pub(crate) claim_findings: Vec<Found>,
-    /// Objects the model could not read, each naming the object and field.
-    pub(crate) rejected: Vec<String>,
     /// How long the pass took.
     pub(crate) seconds: f64,
 }
@@ -88,7 +86,7 @@ pub(crate) type StuckSince = HashMap<String, Timestamp>;
 pub(crate) fn run(mirror: &Mirror, judge: &Judge, now: Timestamp, since: &mut StuckSince) -> Pass {
     let started = Instant::now();
     let mut uids = HashMap::new();
-    let (inventory, rejected) = mirror.inventory(&mut |name, uid| {
+    let inventory = mirror.inventory(&mut |name, uid| {
         uids.insert(name.to_owned(), uid.to_owned());
     });
     let assumptions = Assumptions::from_components(inventory.components())
@@ -136,7 +134,6 @@ pub(crate) fn run(mirror: &Mirror, judge: &Judge, now: Timestamp, since: &mut St
     Pass {
         volumes,
         claim_findings,
-        rejected,
         seconds: started.elapsed().as_secs_f64(),
     }
 }
