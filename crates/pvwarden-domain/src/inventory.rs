@@ -565,10 +565,10 @@ impl Inventory {
 }
 
 /// Facts read from one object by [`Inventory::prepare`], ready to insert.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Prepared(Inner);
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Inner {
     Pv(Box<PvFacts>),
     Claim(Box<ClaimFacts>),

@@ -132,6 +132,19 @@ pub const DEFAULT_PROVISIONER: Version = Version::new(6, 3, 0);
 /// against line by line; later 3.x releases answer the same way.
 pub const DEFAULT_CEPH_CSI: Version = Version::new(3, 12, 0);
 
+/// Releases given by the user, which win over anything the input says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// The Kubernetes release.
+    pub kubernetes: Option<Version>,
+    /// The external-provisioner release.
+    pub provisioner: Option<Version>,
+    /// The provisioner's `HonorPVReclaimPolicy` gate.
+    pub honor_reclaim_policy_gate: Option<bool>,
+    /// The ceph-csi release.
+    pub ceph_csi: Option<Version>,
+}
+
 /// Everything a verdict assumes about the cluster's software.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Assumptions {
@@ -193,6 +206,39 @@ impl Assumptions {
             });
         }
         assumptions
+    }
+
+    /// These assumptions with the server's release and then the user's overrides applied.
+    ///
+    /// The order is the documented precedence: an option wins over the server,
+    /// the server over the workloads and the defaults.
+    #[must_use]
+    pub fn resolve(mut self, server: Option<Version>, overrides: &Overrides) -> Assumptions {
+        fn flag<T>(value: T) -> Assumed<T> {
+            Assumed {
+                value,
+                basis: Basis::Flag,
+            }
+        }
+        if let Some(value) = server {
+            self.kubernetes = Assumed {
+                value,
+                basis: Basis::Server,
+            };
+        }
+        if let Some(v) = overrides.kubernetes {
+            self.kubernetes = flag(v);
+        }
+        if let Some(v) = overrides.provisioner {
+            self.provisioner = flag(v);
+        }
+        if let Some(v) = overrides.ceph_csi {
+            self.ceph_csi = flag(v);
+        }
+        if let Some(gate) = overrides.honor_reclaim_policy_gate {
+            self.honor_reclaim_policy_gate = Some(flag(gate));
+        }
+        self
     }
 
     /// Returns true when the provisioner puts its finalizer on PVs it owns.

@@ -49,10 +49,20 @@ use tokio::sync::OnceCell;
 
 pub use crate::error::Error;
 pub use crate::progress::Progress;
+pub use crate::read::trim;
 pub use crate::report::{Degraded, Permission, ReadReport, Reason, ServerVersion};
 
 /// A result whose error is this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The field selectors under which events about PVs and about claims are read.
+///
+/// A watch over the same events (a controller's) uses the same two, so that
+/// it sees exactly what a read sees.
+pub const EVENT_SELECTORS: [&str; 2] = [
+    "involvedObject.kind=PersistentVolume",
+    "involvedObject.kind=PersistentVolumeClaim",
+];
 
 /// The number of objects asked for in each LIST request.
 pub const PAGE_SIZE: u32 = 500;

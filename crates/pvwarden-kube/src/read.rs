@@ -8,7 +8,7 @@
 //! not by round trips.
 
 mod listing;
-mod trim;
+pub mod trim;
 
 use std::collections::HashSet;
 use std::fmt::Debug;

@@ -105,6 +105,16 @@ pub static KINDS: &[Kind] = &[
         ..core("Secret", "secrets", "secret")
     },
     Kind {
+        short: &["svc"],
+        status: true,
+        categories: &["all"],
+        ..core("Service", "services", "service")
+    },
+    Kind {
+        short: &["sa"],
+        ..core("ServiceAccount", "serviceaccounts", "serviceaccount")
+    },
+    Kind {
         short: &["deploy"],
         status: true,
         categories: &["all"],
@@ -175,6 +185,35 @@ pub static KINDS: &[Kind] = &[
     },
     Kind {
         ..grouped("coordination.k8s.io", "Lease", "leases", "lease")
+    },
+    Kind {
+        namespaced: false,
+        ..grouped(
+            "rbac.authorization.k8s.io",
+            "ClusterRole",
+            "clusterroles",
+            "clusterrole",
+        )
+    },
+    Kind {
+        namespaced: false,
+        ..grouped(
+            "rbac.authorization.k8s.io",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+            "clusterrolebinding",
+        )
+    },
+    Kind {
+        ..grouped("rbac.authorization.k8s.io", "Role", "roles", "role")
+    },
+    Kind {
+        ..grouped(
+            "rbac.authorization.k8s.io",
+            "RoleBinding",
+            "rolebindings",
+            "rolebinding",
+        )
     },
     Kind {
         namespaced: false,

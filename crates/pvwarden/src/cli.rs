@@ -55,66 +55,31 @@ pub enum Command {
     Unshare(UnshareArgs),
     /// Writes a static PV and claim for an existing CephFS directory or RBD image.
     Static(StaticArgs),
-    /// Runs one of pvwarden's services until stopped.
+    /// Runs a long-lived server in the cluster (see docs/controller.md).
     #[command(subcommand)]
-    Serve(Serve),
+    Serve(serve::ServeCommand),
+    /// Prints a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Prints the man page (roff), or writes one page per subcommand into a directory.
+    Man(ManArgs),
 }
 
-/// The services.
-#[derive(Debug, Subcommand)]
-pub enum Serve {
-    /// Serves the admission webhook over HTTPS (see docs/webhook.md).
-    Webhook(WebhookArgs),
-}
+pub mod serve;
 
-/// The admission webhook's flags.
+/// Arguments of `man`.
 #[derive(Debug, Args)]
-pub struct WebhookArgs {
-    /// The address to listen on.
-    #[arg(
-        long,
-        value_name = "ADDR",
-        default_value = "0.0.0.0:8443",
-        env = "PVWARDEN_WEBHOOK_LISTEN"
-    )]
-    pub listen: std::net::SocketAddr,
-    /// The serving certificate (PEM chain); reloaded when the file changes.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "PVWARDEN_TLS_CERT",
-        requires = "tls_key",
-        required_unless_present = "self_signed"
-    )]
-    pub tls_cert: Option<PathBuf>,
-    /// The serving key (PEM); reloaded when the file changes.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "PVWARDEN_TLS_KEY",
-        requires = "tls_cert"
-    )]
-    pub tls_key: Option<PathBuf>,
-    /// Generates a CA and a certificate for these DNS names or IPs at start (comma-separated),
-    /// instead of --tls-cert/--tls-key, and prints the CA bundle.
-    #[arg(
-        long,
-        value_name = "NAME",
-        value_delimiter = ',',
-        conflicts_with_all = ["tls_cert", "tls_key"]
-    )]
-    pub self_signed: Vec<String>,
-    /// With --self-signed: the Validating/MutatingWebhookConfiguration names whose caBundle
-    /// is set to the generated CA (repeatable).
-    #[arg(long, value_name = "NAME", requires = "self_signed")]
-    pub patch_ca_bundle: Vec<String>,
-    /// The YAML file with the action per rule (deny, mutate, warn, off) and the assumed
-    /// releases; default: mutate static-delete-never-deletes, deny the other data-loss rules,
-    /// warn for the rest.
-    #[arg(long, value_name = "FILE", env = "PVWARDEN_WEBHOOK_CONFIG")]
-    pub config: Option<PathBuf>,
-    #[command(flatten)]
-    pub cluster: ClusterArgs,
+pub struct ManArgs {
+    /// Writes pvwarden.1 and a pvwarden-<subcommand>.1 page per subcommand here instead.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Arguments of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Where the objects come from, and the assumptions about the cluster's software.
@@ -126,6 +91,19 @@ pub struct ModelArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub releases: Releases,
+    /// The time the input is judged at (RFC 3339); default: now, or when a snapshot was taken.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<jiff::Timestamp>,
+    /// How long a deletion may be pending before it counts as stuck (e.g. 1h, 30m).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub stuck_after: jiff::SignedDuration,
+}
+
+/// The releases of the cluster's software, when the user knows better than the input.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Releases {
     /// The Kubernetes release of kube-controller-manager (e.g. 1.30); default: the API
     /// server's, else the one a snapshot records.
     #[arg(long, value_name = "VERSION", env = "PVWARDEN_KUBE_VERSION")]
@@ -139,12 +117,18 @@ pub struct ModelArgs {
     /// The ceph-csi release (e.g. 3.12.0).
     #[arg(long, value_name = "VERSION", env = "PVWARDEN_CEPH_CSI_VERSION")]
     pub ceph_csi_version: Option<Version>,
-    /// The time the input is judged at (RFC 3339); default: now, or when a snapshot was taken.
-    #[arg(long, value_name = "TIME")]
-    pub now: Option<jiff::Timestamp>,
-    /// How long a deletion may be pending before it counts as stuck (e.g. 1h, 30m).
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
-    pub stuck_after: jiff::SignedDuration,
+}
+
+impl Releases {
+    /// The releases given, as the model's overrides.
+    pub fn overrides(&self) -> pvwarden_domain::version::Overrides {
+        pvwarden_domain::version::Overrides {
+            kubernetes: self.kube_version,
+            provisioner: self.provisioner_version,
+            honor_reclaim_policy_gate: self.honor_reclaim_policy,
+            ceph_csi: self.ceph_csi_version,
+        }
+    }
 }
 
 /// How to reach a cluster when no PATH is given.
@@ -406,7 +390,10 @@ mod tests {
         };
         assert_eq!(args.output, Format::Json);
         assert_eq!(args.fail_on, Severity::Error);
-        assert_eq!(args.model.kube_version, Some(Version::new(1, 30, 0)));
+        assert_eq!(
+            args.model.releases.kube_version,
+            Some(Version::new(1, 30, 0))
+        );
         assert_eq!(args.model.paths, vec![PathBuf::from("a.yaml")]);
     }
 

@@ -9,11 +9,11 @@ pub use self::audit as audit_summary;
 mod ceph;
 mod decode;
 mod explain;
+mod generate;
 mod rbac;
-
 pub(crate) mod repair;
-mod share;
 mod serve;
+mod share;
 mod snapshot;
 mod static_volume;
 
@@ -34,6 +34,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Unshare(args) => share::unshare(&args),
         Command::Static(args) => static_volume::run(&args),
         Command::Serve(service) => serve::run(service),
+        Command::Completions(args) => generate::completions(args.shell),
+        Command::Man(args) => generate::man(args.dir.as_deref()),
         Command::Rules => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

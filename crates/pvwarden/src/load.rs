@@ -14,7 +14,7 @@ use anyhow::Context;
 use pvwarden_domain::evidence::Settings;
 use pvwarden_domain::inventory::{Inventory, Prepared};
 use pvwarden_domain::object::{Located, Object};
-use pvwarden_domain::version::{Assumed, Assumptions, Basis, Version};
+use pvwarden_domain::version::{Assumptions, Version};
 use pvwarden_kube::snapshot::Header;
 use pvwarden_kube::{Cluster, ReadReport};
 use pvwarden_manifest::{Reader, Summary};
@@ -318,32 +318,7 @@ fn chain(err: &dyn std::error::Error) -> String {
 }
 
 fn assumptions(args: &ModelArgs, inventory: &Inventory, server: Option<Version>) -> Assumptions {
-    let mut a = Assumptions::from_components(inventory.components());
-    fn flag<T>(value: T) -> Assumed<T> {
-        Assumed {
-            value,
-            basis: Basis::Flag,
-        }
-    }
-    if let Some(value) = server {
-        a.kubernetes = Assumed {
-            value,
-            basis: Basis::Server,
-        };
-    }
-    if let Some(v) = args.kube_version {
-        a.kubernetes = flag(v);
-    }
-    if let Some(v) = args.provisioner_version {
-        a.provisioner = flag(v);
-    }
-    if let Some(v) = args.ceph_csi_version {
-        a.ceph_csi = flag(v);
-    }
-    if let Some(gate) = args.honor_reclaim_policy {
-        a.honor_reclaim_policy_gate = Some(flag(gate));
-    }
-    a
+    Assumptions::from_components(inventory.components()).resolve(server, &args.releases.overrides())
 }
 
 /// The resident memory of this process in KiB, for debug logs (Linux only; 0 elsewhere).

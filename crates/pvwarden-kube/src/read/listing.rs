@@ -92,7 +92,7 @@ pub(crate) const NODES: Listing = listing(
 );
 pub(crate) const PODS: Listing = listing("Pod", "pods", "", "pods (which claims are in use)");
 pub(crate) const PV_EVENTS: Listing = Listing {
-    field_selector: Some("involvedObject.kind=PersistentVolume"),
+    field_selector: Some(crate::EVENT_SELECTORS[0]),
     ..listing(
         "Event",
         "events",
@@ -101,7 +101,7 @@ pub(crate) const PV_EVENTS: Listing = Listing {
     )
 };
 pub(crate) const CLAIM_EVENTS: Listing = Listing {
-    field_selector: Some("involvedObject.kind=PersistentVolumeClaim"),
+    field_selector: Some(crate::EVENT_SELECTORS[1]),
     ..PV_EVENTS
 };
 pub(crate) const DEPLOYMENTS: Listing = listing(

@@ -23,7 +23,7 @@ use pvwarden_domain::object::Object;
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Drops the server's bookkeeping and the applied copy from an object's metadata.
-pub(crate) fn clean(meta: &mut ObjectMeta) {
+pub fn clean(meta: &mut ObjectMeta) {
     meta.managed_fields = None;
     if let Some(annotations) = &mut meta.annotations {
         annotations.remove(LAST_APPLIED);
@@ -46,38 +46,44 @@ fn identity(meta: ObjectMeta) -> ObjectMeta {
     }
 }
 
-pub(crate) fn pv(mut pv: PersistentVolume) -> Option<Object> {
+/// A PersistentVolume, without bookkeeping.
+pub fn pv(mut pv: PersistentVolume) -> Option<Object> {
     clean(&mut pv.metadata);
     Some(Object::PersistentVolume(Box::new(pv)))
 }
 
-pub(crate) fn claim(mut pvc: PersistentVolumeClaim) -> Option<Object> {
+/// A PersistentVolumeClaim, without bookkeeping.
+pub fn claim(mut pvc: PersistentVolumeClaim) -> Option<Object> {
     clean(&mut pvc.metadata);
     Some(Object::PersistentVolumeClaim(Box::new(pvc)))
 }
 
-pub(crate) fn class(mut sc: StorageClass) -> Option<Object> {
+/// A StorageClass, without bookkeeping.
+pub fn class(mut sc: StorageClass) -> Option<Object> {
     clean(&mut sc.metadata);
     Some(Object::StorageClass(Box::new(sc)))
 }
 
-pub(crate) fn csi_driver(mut driver: CSIDriver) -> Option<Object> {
+/// A CSIDriver, without bookkeeping.
+pub fn csi_driver(mut driver: CSIDriver) -> Option<Object> {
     clean(&mut driver.metadata);
     Some(Object::CsiDriver(Box::new(driver)))
 }
 
-pub(crate) fn attachment(mut va: VolumeAttachment) -> Option<Object> {
+/// A VolumeAttachment, without bookkeeping.
+pub fn attachment(mut va: VolumeAttachment) -> Option<Object> {
     clean(&mut va.metadata);
     Some(Object::VolumeAttachment(Box::new(va)))
 }
 
-pub(crate) fn event(mut event: Event) -> Option<Object> {
+/// A `v1` Event, without bookkeeping.
+pub fn event(mut event: Event) -> Option<Object> {
     clean(&mut event.metadata);
     Some(Object::Event(Box::new(event)))
 }
 
 /// A node is read for its name only, so it is listed as metadata.
-pub(crate) fn node(meta: PartialObjectMeta<Node>) -> Option<Object> {
+pub fn node(meta: PartialObjectMeta<Node>) -> Option<Object> {
     let node = Node {
         metadata: identity(meta.metadata),
         spec: None,
@@ -87,7 +93,7 @@ pub(crate) fn node(meta: PartialObjectMeta<Node>) -> Option<Object> {
 }
 
 /// A pod matters only through the claims it uses; others are dropped.
-pub(crate) fn pod(pod: Pod) -> Option<Object> {
+pub fn pod(pod: Pod) -> Option<Object> {
     let spec = pod.spec?;
     let volumes: Vec<Volume> = spec
         .volumes
@@ -119,7 +125,8 @@ pub(crate) fn pod(pod: Pod) -> Option<Object> {
     Some(Object::Pod(Box::new(pod)))
 }
 
-pub(crate) fn deployment(d: Deployment) -> Option<Object> {
+/// A Deployment cut to its CSI containers, or `None` when it runs none.
+pub fn deployment(d: Deployment) -> Option<Object> {
     let template = csi_template(d.spec.template)?;
     let spec = DeploymentSpec {
         selector: d.spec.selector,
@@ -134,7 +141,8 @@ pub(crate) fn deployment(d: Deployment) -> Option<Object> {
     Some(Object::Deployment(Box::new(d)))
 }
 
-pub(crate) fn stateful_set(s: StatefulSet) -> Option<Object> {
+/// A StatefulSet cut to its CSI containers, or `None` when it runs none.
+pub fn stateful_set(s: StatefulSet) -> Option<Object> {
     let template = csi_template(s.spec.template)?;
     let spec = StatefulSetSpec {
         selector: s.spec.selector,
@@ -149,7 +157,8 @@ pub(crate) fn stateful_set(s: StatefulSet) -> Option<Object> {
     Some(Object::StatefulSet(Box::new(s)))
 }
 
-pub(crate) fn daemon_set(d: DaemonSet) -> Option<Object> {
+/// A DaemonSet cut to its CSI containers, or `None` when it runs none.
+pub fn daemon_set(d: DaemonSet) -> Option<Object> {
     let template = csi_template(d.spec.template)?;
     let spec = DaemonSetSpec {
         selector: d.spec.selector,

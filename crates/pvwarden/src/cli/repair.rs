@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use pvwarden_domain::version::Version;
 
-use super::{parse_duration, ClusterArgs, ModelArgs};
+use super::{parse_duration, ClusterArgs, ModelArgs, Releases};
 
 /// The cluster to repair, and the assumptions its plan is made with.
 #[derive(Debug, Args)]
@@ -49,10 +49,12 @@ impl RepairArgs {
         ModelArgs {
             paths: Vec::new(),
             cluster: self.cluster.clone(),
-            kube_version: self.kube_version,
-            provisioner_version: self.provisioner_version,
-            honor_reclaim_policy: None,
-            ceph_csi_version: self.ceph_csi_version,
+            releases: Releases {
+                kube_version: self.kube_version,
+                provisioner_version: self.provisioner_version,
+                honor_reclaim_policy: None,
+                ceph_csi_version: self.ceph_csi_version,
+            },
             now: None,
             stuck_after: self.stuck_after,
         }

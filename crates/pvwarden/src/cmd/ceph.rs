@@ -161,10 +161,7 @@ fn run_clean(args: &CephCleanArgs) -> anyhow::Result<ExitCode> {
     let model = ModelArgs {
         paths: args.paths.clone(),
         cluster: args.cluster.clone(),
-        kube_version: None,
-        provisioner_version: None,
-        honor_reclaim_policy: None,
-        ceph_csi_version: None,
+        releases: crate::cli::Releases::default(),
         now: None,
         stuck_after: pvwarden_domain::evidence::DEFAULT_STUCK_AFTER,
     };

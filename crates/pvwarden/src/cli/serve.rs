@@ -1,0 +1,109 @@
+//! `pvwarden serve ...`: the long-lived servers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::{parse_duration, ClusterArgs, Releases};
+use clap::{Args, Subcommand};
+
+/// The servers.
+#[derive(Debug, Subcommand)]
+pub enum ServeCommand {
+    /// Serves the admission webhook over HTTPS (see docs/webhook.md).
+    Webhook(WebhookArgs),
+    /// Watches the cluster's volumes, re-audits what changes, serves /metrics and writes
+    /// Events about PVs with findings.
+    Controller(ControllerArgs),
+}
+
+/// Arguments of `serve controller`.
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Where /healthz, /readyz and /metrics are served.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Campaigns for a Lease, so that only one of several replicas writes Events.
+    #[arg(long)]
+    pub leader_elect: bool,
+    /// The Lease's namespace; default: the pod's (POD_NAMESPACE).
+    #[arg(
+        long,
+        value_name = "NAMESPACE",
+        env = "POD_NAMESPACE",
+        default_value = "default"
+    )]
+    pub lease_namespace: String,
+    /// The Lease's name.
+    #[arg(long, value_name = "NAME", default_value = "pvwarden-controller")]
+    pub lease_name: String,
+    /// This replica's name in the Lease and in Events; default: POD_NAME, else HOSTNAME.
+    #[arg(long, value_name = "NAME", env = "POD_NAME")]
+    pub identity: Option<String>,
+    #[command(flatten)]
+    pub releases: Releases,
+    /// How long a deletion may be pending before it counts as stuck (e.g. 1h, 30m).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub stuck_after: jiff::SignedDuration,
+    /// The longest time between two audit passes, changes or not.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub resync: jiff::SignedDuration,
+    /// How long after the first change of a burst an audit pass starts.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub debounce: jiff::SignedDuration,
+    /// Repairs new findings of this rule automatically (repeatable; off by default). Refused
+    /// while no repair engine is wired into the controller.
+    #[arg(long, value_name = "RULE")]
+    pub remediate: Vec<String>,
+}
+
+/// The admission webhook's flags.
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// The address to listen on.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "0.0.0.0:8443",
+        env = "PVWARDEN_WEBHOOK_LISTEN"
+    )]
+    pub listen: SocketAddr,
+    /// The serving certificate (PEM chain); reloaded when the file changes.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PVWARDEN_TLS_CERT",
+        requires = "tls_key",
+        required_unless_present = "self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The serving key (PEM); reloaded when the file changes.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PVWARDEN_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Generates a CA and a certificate for these DNS names or IPs at start (comma-separated),
+    /// instead of --tls-cert/--tls-key, and prints the CA bundle.
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_delimiter = ',',
+        conflicts_with_all = ["tls_cert", "tls_key"]
+    )]
+    pub self_signed: Vec<String>,
+    /// With --self-signed: the Validating/MutatingWebhookConfiguration names whose caBundle
+    /// is set to the generated CA (repeatable).
+    #[arg(long, value_name = "NAME", requires = "self_signed")]
+    pub patch_ca_bundle: Vec<String>,
+    /// The YAML file with the action per rule (deny, mutate, warn, off) and the assumed
+    /// releases; default: mutate static-delete-never-deletes, deny the other data-loss rules,
+    /// warn for the rest.
+    #[arg(long, value_name = "FILE", env = "PVWARDEN_WEBHOOK_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
