@@ -77,7 +77,7 @@ fn kubectl(dir: &Path) -> Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_overlay_builds_and_applies_to_the_test_server() {
-    for overlay in ["controller", "webhook", "both"] {
+    for overlay in ["controller", "webhook", "both", "controller-remediate"] {
         let yaml = kustomize(overlay);
         let rendered = objects(&yaml);
         assert!(!rendered.is_empty(), "{overlay}: nothing rendered");
