@@ -8,7 +8,10 @@
 //! by enabling the rule. Everything else is the engine's: the per-PV lease
 //! annotation, the re-read and test operations before each change, the bounded
 //! wait, and the journal, kept as ConfigMaps ([`ConfigMapJournal`]) in the
-//! controller's namespace so that `undo` and `resume` work from any replica.
+//! controller's namespace, where it outlives the pod. The CLI's `journal`,
+//! `undo` and `fix --resume` read only their SQLite file, so a controller's
+//! run is read with `kubectl get configmap` and undone by hand from its
+//! entries (each keeps the object as it was before the change).
 //!
 //! What the planner refuses (a dynamic PV whose storage may hold data,
 //! `pv-protection`, an attachment, a claim still in use) is logged and left
@@ -187,8 +190,7 @@ impl Repairer {
         }
         if report.state != RunState::Done {
             return Err(format!(
-                "run {} ended {} (see `pvwarden journal show` on ConfigMap pvwarden-run-{} \
-                 in namespace {})",
+                "run {} ended {} (its journal: ConfigMap pvwarden-run-{} in namespace {})",
                 report.run,
                 report.state.as_str(),
                 report.run,
