@@ -162,19 +162,7 @@ async fn the_controller_needs_no_more_than_its_overlay_grants() {
     // The overlay's namespace, where the Lease lives, as `kubectl apply` would have made it.
     let admin =
         pvwarden_testkit::actor::client(&server.url, &server.ca_pem, &server.admin_token).unwrap();
-    let namespace = rendered
-        .iter()
-        .find(|o| o["kind"] == "Namespace")
-        .unwrap()
-        .clone();
-    let namespace: k8s_openapi::api::core::v1::Namespace =
-        serde_json::from_value(namespace).unwrap();
-    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
-        kube::Api::all(admin.clone());
-    namespaces
-        .create(&Default::default(), &namespace)
-        .await
-        .unwrap();
+    create_namespace(&admin, &rendered).await;
 
     let client = pvwarden_testkit::actor::client(&server.url, &server.ca_pem, &token).unwrap();
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), "test", "pvwarden-0");
@@ -208,15 +196,7 @@ async fn the_controller_needs_no_more_than_its_overlay_grants() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let metrics = metrics(running.addr).await;
-    let refused: Vec<&str> = metrics
-        .lines()
-        .filter(|l| l.starts_with("pvwarden_errors_total{"))
-        .collect();
-    assert!(
-        refused.is_empty(),
-        "requests failed under the overlay's RBAC: {refused:?}"
-    );
+    assert_no_errors(running.addr).await;
     running.shutdown().await;
     server.shutdown().await;
 }
@@ -241,15 +221,7 @@ async fn remediation_needs_no_more_than_its_overlay_grants() {
     .unwrap();
     let admin =
         pvwarden_testkit::actor::client(&server.url, &server.ca_pem, &server.admin_token).unwrap();
-    let namespace = rendered.iter().find(|o| o["kind"] == "Namespace").unwrap();
-    let namespace: k8s_openapi::api::core::v1::Namespace =
-        serde_json::from_value(namespace.clone()).unwrap();
-    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
-        kube::Api::all(admin.clone());
-    namespaces
-        .create(&Default::default(), &namespace)
-        .await
-        .unwrap();
+    create_namespace(&admin, &rendered).await;
     let seed = std::fs::read(root().join(format!("testdata/backend/{name}.json"))).unwrap();
     let put = http::Request::put("/pvwarden-test/backend")
         .header(http::header::CONTENT_TYPE, "application/json")
@@ -301,7 +273,28 @@ async fn remediation_needs_no_more_than_its_overlay_grants() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let metrics = metrics(running.addr).await;
+    assert_no_errors(running.addr).await;
+    running.shutdown().await;
+    actors.shutdown().await;
+    server.shutdown().await;
+}
+
+/// Creates the overlay's namespace, as `kubectl apply` would have made it.
+async fn create_namespace(admin: &kube::Client, rendered: &[Value]) {
+    let namespace = rendered.iter().find(|o| o["kind"] == "Namespace").unwrap();
+    let namespace: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(namespace.clone()).unwrap();
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(admin.clone());
+    namespaces
+        .create(&Default::default(), &namespace)
+        .await
+        .unwrap();
+}
+
+/// Asserts that the controller counted no error: no request was refused by its RBAC.
+async fn assert_no_errors(addr: std::net::SocketAddr) {
+    let metrics = metrics(addr).await;
     let refused: Vec<&str> = metrics
         .lines()
         .filter(|l| l.starts_with("pvwarden_errors_total{"))
@@ -310,9 +303,6 @@ async fn remediation_needs_no_more_than_its_overlay_grants() {
         refused.is_empty(),
         "requests failed under the overlay's RBAC: {refused:?}"
     );
-    running.shutdown().await;
-    actors.shutdown().await;
-    server.shutdown().await;
 }
 
 async fn metrics(addr: std::net::SocketAddr) -> String {
