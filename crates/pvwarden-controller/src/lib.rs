@@ -4,7 +4,7 @@
 //!   watches (PVs, claims, classes, CSI drivers, attachments, nodes, pods,
 //!            events, CSI workloads) ─▶ Mirror ──changed──▶ audit pass ─┬─▶ /metrics
 //!                                                     (every `resync`) ├─▶ Events (leader)
-//!   Lease ─▶ leader? ───────────────────────────────────────────────────┴─▶ remediation seam
+//!   Lease ─▶ leader? ───────────────────────────────────────────────────┴─▶ Remediator
 //! ```
 //!
 //! Every replica watches the cluster and audits it, so a standby is warm and
@@ -20,10 +20,10 @@
 //! cost is a full pass per burst of changes (see BENCHMARKS.md for the
 //! figures at 10,000 and 100,000 PVs).
 //!
-//! Auto-remediation is a seam only: [`Remediator`] is what the controller
-//! calls for a new finding of an enabled rule, but no implementation ships
-//! with this crate, so nothing is ever repaired automatically until the
-//! repair engine is wired in behind it.
+//! Auto-remediation is off by default. With rules enabled, the leader hands
+//! the PVs with a new finding of those rules to a [`Remediator`] once per
+//! pass; [`Repairer`] is the one that ships, planning and applying with the
+//! repair engine exactly as `pvwarden fix` does (see [`remedy`]).
 
 #![warn(missing_docs)]
 
@@ -33,6 +33,7 @@ mod lease;
 mod metrics;
 mod mirror;
 mod pass;
+pub mod remedy;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -62,6 +63,7 @@ use tokio::task::JoinSet;
 
 pub use crate::events::{reason_of_rule, REPORTING_CONTROLLER};
 pub use crate::lease::LeaseConfig;
+pub use crate::remedy::{RepairConfig, Repairer};
 
 use crate::http::Health;
 use crate::metrics::Metrics;
@@ -127,18 +129,37 @@ impl Config {
     }
 }
 
+/// A finding of an enabled rule, handed to a [`Remediator`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Wanted {
+    /// The PV's name.
+    pub volume: String,
+    /// The rule id.
+    pub rule: &'static str,
+}
+
+/// What a [`Remediator`] did with one pass's findings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Remedied {
+    /// PVs left for a later pass (the pass's budget of changes was spent).
+    pub deferred: Vec<String>,
+}
+
 /// A future returned by a [`Remediator`].
-pub type RemedyFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+pub type RemedyFuture<'a> = Pin<Box<dyn Future<Output = Result<Remedied, String>> + Send + 'a>>;
 
 /// What the controller hands new findings of the enabled rules to.
 ///
-/// It is called by the leader only, once per finding when it appears (not on
-/// every pass), with the PV's name and the rule id. An implementation is
-/// expected to journal, lease and re-check as the repair engine does; the
-/// controller only reports its error.
+/// It is called by the leader only, once per pass that has any, with the
+/// findings that appeared in that pass (not those still firing from earlier
+/// ones) and those deferred by the previous call that still fire. An
+/// implementation is expected to journal, lease and re-check as the repair
+/// engine does; the controller only reports its error. A finding whose repair
+/// failed is not handed over again while it keeps firing: repeating a failing
+/// change on every pass would only hammer the API server.
 pub trait Remediator: Send + Sync {
-    /// Repairs the finding `rule` on the PV `volume`.
-    fn remediate<'a>(&'a self, volume: &'a str, rule: &'a str) -> RemedyFuture<'a>;
+    /// Repairs the PVs of `wanted`, at most one pass's budget of changes.
+    fn remediate<'a>(&'a self, wanted: &'a [Wanted]) -> RemedyFuture<'a>;
 }
 
 /// What can stop the controller from starting.
@@ -154,7 +175,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Rules are enabled for remediation but nothing can repair them.
-    #[error("auto-remediation of {rules} is asked for, but no repair engine is wired in")]
+    #[error("auto-remediation of {rules} is asked for, but no remediator is configured")]
     NoRemediator {
         /// The rules asked for, comma-separated.
         rules: String,
@@ -262,6 +283,7 @@ pub async fn start(client: Client, config: Config) -> Result<Running, Error> {
         health,
         leader: leader.clone(),
         passes: passes_tx,
+        pending: BTreeSet::new(),
     };
     tasks.spawn(looper.run(stopped));
     Ok(Running {
@@ -398,6 +420,8 @@ struct Loop {
     publisher: events::Publisher,
     leader: watch::Receiver<bool>,
     passes: watch::Sender<u64>,
+    /// Findings deferred by the remediator, handed over again while they fire.
+    pending: BTreeSet<Wanted>,
 }
 
 impl Loop {
@@ -461,24 +485,50 @@ impl Loop {
             }
             if leading && seeded {
                 let new = self.publisher.publish(&pass.volumes, &self.metrics).await;
-                self.remediate(&new).await;
+                self.remediate(&new, &pass.volumes).await;
             }
             seeded &= leading;
             self.passes.send_modify(|n| *n += 1);
         }
     }
 
-    /// Hands new findings of the enabled rules to the remediator.
-    async fn remediate(&self, new: &[(String, &'static str)]) {
+    /// Hands new findings of the enabled rules, and those deferred that still
+    /// fire, to the remediator.
+    async fn remediate(&mut self, new: &[(String, &'static str)], volumes: &[pass::Volume]) {
         let Some(remediator) = &self.config.remediator else {
             return;
         };
-        for (volume, rule) in new {
-            if !self.config.remediate.contains(*rule) {
-                continue;
+        let firing = |wanted: &Wanted| {
+            volumes.iter().any(|v| {
+                v.name == wanted.volume && v.findings.iter().any(|f| f.rule == wanted.rule)
+            })
+        };
+        let mut wanted: BTreeSet<Wanted> = std::mem::take(&mut self.pending)
+            .into_iter()
+            .filter(firing)
+            .collect();
+        wanted.extend(
+            new.iter()
+                .filter(|(_, rule)| self.config.remediate.contains(*rule))
+                .map(|(volume, rule)| Wanted {
+                    volume: volume.clone(),
+                    rule,
+                }),
+        );
+        if wanted.is_empty() {
+            return;
+        }
+        let wanted: Vec<Wanted> = wanted.into_iter().collect();
+        tracing::info!(volumes = wanted.len(), "remediating");
+        match remediator.remediate(&wanted).await {
+            Ok(done) => {
+                self.pending = wanted
+                    .into_iter()
+                    .filter(|w| done.deferred.contains(&w.volume))
+                    .collect();
             }
-            if let Err(err) = remediator.remediate(volume, rule).await {
-                tracing::warn!(volume = %volume, rule, error = %err, "remediation failed");
+            Err(err) => {
+                tracing::warn!(error = %err, "remediation failed");
                 self.metrics.error("remediation", "PersistentVolume");
             }
         }

@@ -13,7 +13,7 @@
 //! | `pvwarden_objects` | `kind` | objects held by the watches |
 //! | `pvwarden_reconcile_duration_seconds` | | time of one audit pass |
 //! | `pvwarden_reconciles_total` | | audit passes completed |
-//! | `pvwarden_errors_total` | `stage`, `kind` | watch, event and audit errors |
+//! | `pvwarden_errors_total` | `stage`, `kind` | watch, event, audit and remediation errors |
 //! | `pvwarden_events_published_total` | | Kubernetes Events written |
 //! | `pvwarden_leader` | | 1 on the replica holding the Lease |
 

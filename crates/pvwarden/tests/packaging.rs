@@ -4,6 +4,8 @@
 //!   test API server; every object it renders is then there.
 //! - The controller runs with exactly the rules the controller overlay grants (as a token
 //!   of the test server) and reaches its metrics and Events without a refused request.
+//! - With the remediation component, it repairs the Rook share copy under exactly the rules
+//!   that overlay grants, its journal in its own namespace.
 //! - `packaging/release.sh` builds an archive whose sha256 and files are the ones its krew
 //!   manifest names, and `kubectl pvwarden` runs from it.
 //!
@@ -17,9 +19,10 @@ mod endpoint;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use pvwarden_controller::{Config, LeaseConfig, REPORTING_CONTROLLER};
+use pvwarden_controller::{Config, LeaseConfig, RepairConfig, Repairer, REPORTING_CONTROLLER};
 use pvwarden_testkit::server::{Config as ServerConfig, Rule, Server, TokenSpec};
 use serde_json::Value;
 
@@ -77,7 +80,7 @@ fn kubectl(dir: &Path) -> Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_overlay_builds_and_applies_to_the_test_server() {
-    for overlay in ["controller", "webhook", "both"] {
+    for overlay in ["controller", "webhook", "both", "controller-remediate"] {
         let yaml = kustomize(overlay);
         let rendered = objects(&yaml);
         assert!(!rendered.is_empty(), "{overlay}: nothing rendered");
@@ -159,19 +162,7 @@ async fn the_controller_needs_no_more_than_its_overlay_grants() {
     // The overlay's namespace, where the Lease lives, as `kubectl apply` would have made it.
     let admin =
         pvwarden_testkit::actor::client(&server.url, &server.ca_pem, &server.admin_token).unwrap();
-    let namespace = rendered
-        .iter()
-        .find(|o| o["kind"] == "Namespace")
-        .unwrap()
-        .clone();
-    let namespace: k8s_openapi::api::core::v1::Namespace =
-        serde_json::from_value(namespace).unwrap();
-    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
-        kube::Api::all(admin.clone());
-    namespaces
-        .create(&Default::default(), &namespace)
-        .await
-        .unwrap();
+    create_namespace(&admin, &rendered).await;
 
     let client = pvwarden_testkit::actor::client(&server.url, &server.ca_pem, &token).unwrap();
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), "test", "pvwarden-0");
@@ -205,7 +196,105 @@ async fn the_controller_needs_no_more_than_its_overlay_grants() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let metrics = metrics(running.addr).await;
+    assert_no_errors(running.addr).await;
+    running.shutdown().await;
+    server.shutdown().await;
+}
+
+/// With the remediation component, the controller repairs the Rook share copy under
+/// exactly the rules its overlay grants: PVs patched, the journal in its own namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remediation_needs_no_more_than_its_overlay_grants() {
+    let rendered = objects(&kustomize("controller-remediate"));
+    let name = "01-rook-cephfs-static-share-newnamespace";
+    let token = "controller-token".to_owned();
+    let server = Server::start(ServerConfig {
+        load: vec![root().join(format!("testdata/cases/{name}.yaml"))],
+        tokens: vec![TokenSpec {
+            token: token.clone(),
+            user: "system:serviceaccount:pvwarden:pvwarden".into(),
+            rules: granted(&rendered),
+        }],
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let admin =
+        pvwarden_testkit::actor::client(&server.url, &server.ca_pem, &server.admin_token).unwrap();
+    create_namespace(&admin, &rendered).await;
+    let seed = std::fs::read(root().join(format!("testdata/backend/{name}.json"))).unwrap();
+    let put = http::Request::put("/pvwarden-test/backend")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(seed)
+        .unwrap();
+    admin.request_text(put).await.unwrap();
+    let actors = pvwarden_testkit::actor::try_spawn(
+        &server.url,
+        &server.ca_pem,
+        &server.admin_token,
+        pvwarden_testkit::actor::Config::default(),
+    )
+    .unwrap();
+
+    // The rule comes from the overlay's own `--remediate` argument.
+    let deployment = rendered.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    let args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap();
+    let rules: Vec<&str> = args
+        .iter()
+        .filter_map(|a| a.as_str()?.strip_prefix("--remediate="))
+        .collect();
+    assert_eq!(rules, ["static-delete-never-deletes"]);
+
+    let client = pvwarden_testkit::actor::client(&server.url, &server.ca_pem, &token).unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), "test", "pvwarden-0");
+    config.debounce = Duration::from_millis(50);
+    config.remediate = rules.iter().map(|r| (*r).to_owned()).collect();
+    let repair = RepairConfig::new("pvwarden", 10);
+    config.remediator = Some(Arc::new(Repairer::new(client.clone(), &config, repair)));
+    let running = pvwarden_controller::start(client, config).await.unwrap();
+
+    let copy = "pvc-468804a2-9eca-42ac-ae0f-7e8467ee0b27-app-consumer";
+    let pvs: kube::Api<k8s_openapi::api::core::v1::PersistentVolume> =
+        kube::Api::all(admin.clone());
+    let maps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(admin, "pvwarden");
+    let runs = kube::api::ListParams::default().labels("pvwarden.io/journal=run");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while pvs.get_opt(copy).await.unwrap().is_some()
+        || maps.list(&runs).await.unwrap().items.is_empty()
+    {
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "the copy was never repaired:\n{}",
+                metrics(running.addr).await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_no_errors(running.addr).await;
+    running.shutdown().await;
+    actors.shutdown().await;
+    server.shutdown().await;
+}
+
+/// Creates the overlay's namespace, as `kubectl apply` would have made it.
+async fn create_namespace(admin: &kube::Client, rendered: &[Value]) {
+    let namespace = rendered.iter().find(|o| o["kind"] == "Namespace").unwrap();
+    let namespace: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(namespace.clone()).unwrap();
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(admin.clone());
+    namespaces
+        .create(&Default::default(), &namespace)
+        .await
+        .unwrap();
+}
+
+/// Asserts that the controller counted no error: no request was refused by its RBAC.
+async fn assert_no_errors(addr: std::net::SocketAddr) {
+    let metrics = metrics(addr).await;
     let refused: Vec<&str> = metrics
         .lines()
         .filter(|l| l.starts_with("pvwarden_errors_total{"))
@@ -214,8 +303,6 @@ async fn the_controller_needs_no_more_than_its_overlay_grants() {
         refused.is_empty(),
         "requests failed under the overlay's RBAC: {refused:?}"
     );
-    running.shutdown().await;
-    server.shutdown().await;
 }
 
 async fn metrics(addr: std::net::SocketAddr) -> String {

@@ -52,10 +52,22 @@ pub struct ControllerArgs {
     /// How long after the first change of a burst an audit pass starts.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub debounce: jiff::SignedDuration,
-    /// Repairs new findings of this rule automatically (repeatable; off by default). Refused
-    /// while no repair engine is wired into the controller.
+    /// Repairs new findings of this rule automatically, as `pvwarden fix` would, journaled
+    /// in ConfigMaps of --journal-namespace (repeatable; off by default).
     #[arg(long, value_name = "RULE")]
     pub remediate: Vec<String>,
+    /// With --remediate: at most this many changes per audit pass; the rest wait.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub remediate_max_changes: usize,
+    /// With --remediate: the namespace of the repair journal's ConfigMaps; default: the
+    /// pod's (POD_NAMESPACE).
+    #[arg(
+        long,
+        value_name = "NAMESPACE",
+        env = "POD_NAMESPACE",
+        default_value = "default"
+    )]
+    pub journal_namespace: String,
 }
 
 /// The admission webhook's flags.

@@ -1,10 +1,11 @@
 //! `pvwarden serve`: the long-lived services, each run until the process is stopped.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use pvwarden_controller::{Config, LeaseConfig};
+use pvwarden_controller::{Config, LeaseConfig, RepairConfig, Repairer};
 
 use crate::cli::serve::{ControllerArgs, ServeCommand, WebhookArgs};
 
@@ -63,11 +64,21 @@ fn controller(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let cluster = pvwarden_kube::Cluster::connect(&args.cluster.options()).await?;
-        let config = config(args, cluster.context())?;
+        let mut config = config(args, cluster.context())?;
+        if !config.remediate.is_empty() {
+            anyhow::ensure!(
+                args.remediate_max_changes > 0,
+                "--remediate-max-changes must be at least 1"
+            );
+            let repair = RepairConfig::new(&args.journal_namespace, args.remediate_max_changes);
+            let repairer = Repairer::new(cluster.client().clone(), &config, repair);
+            config.remediator = Some(Arc::new(repairer));
+        }
         tracing::info!(
             listen = %config.listen,
             identity = %config.identity,
             leader_elect = config.lease.is_some(),
+            remediate = ?config.remediate,
             "controller starting"
         );
         let mut running = pvwarden_controller::start(cluster.client().clone(), config).await?;
