@@ -15,6 +15,7 @@ pub mod clean;
 pub mod inventory;
 pub mod join;
 pub mod report;
+pub mod subvolume_path;
 
 #[cfg(feature = "rados")]
 pub mod rados;

@@ -194,3 +194,53 @@ fn the_readme_audit_of_examples_has_no_input_errors() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `share` with a Ceph dump: rootPath is the path the inventory holds for the subvolume the
+/// handle's journal entry names, and a source whose attribute disagrees is refused.
+#[test]
+fn share_takes_root_path_from_the_inventory_and_refuses_a_contradiction() {
+    let inventory = example("inventory.json");
+    let pv = "pvc-0c1a1000-0000-4000-8000-000000000001";
+    let real = "/volumes/csi/csi-vol-aaaaaaaa-0000-4000-8000-000000000001/\
+                5f0c1d2e-aaaa-4000-8000-000000000001";
+    let share = |pvs: &Path| {
+        pvwarden(&[
+            "share",
+            pv,
+            pvs.to_str().unwrap(),
+            "--to-namespace",
+            "team-b",
+            "--node-stage-secret",
+            "rook-ceph/rook-csi-cephfs-node",
+            "--inventory",
+            inventory.to_str().unwrap(),
+        ])
+    };
+    let out = share(&example("pvs.yaml"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(&format!("rootPath: {real}")), "{stdout}");
+    assert!(
+        stdout.contains("is the path Ceph reports for the subvolume"),
+        "{stdout}"
+    );
+
+    let moved = "/volumes/csi/csi-vol-aaaaaaaa-0000-4000-8000-000000000001/moved";
+    let text = std::fs::read_to_string(example("pvs.yaml")).unwrap();
+    let edited = text.replace(real, moved);
+    assert_ne!(text, edited);
+    let dir = std::env::temp_dir().join(format!("pvwarden-share-inventory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pvs = dir.join("pvs.yaml");
+    std::fs::write(&pvs, edited).unwrap();
+    let out = share(&pvs);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing is emitted when refused");
+    assert!(stderr.contains(moved) && stderr.contains(real), "{stderr}");
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use pvwarden_generate::secret::SecretRef;
 
-use super::ClusterArgs;
+use super::{CephAccess, ClusterArgs};
 
 /// Arguments of `share`.
 #[derive(Debug, Args)]
@@ -41,6 +41,10 @@ pub struct ShareArgs {
     /// ~/.local/state/pvwarden/journal.db.
     #[arg(long, value_name = "FILE", env = "PVWARDEN_JOURNAL")]
     pub journal: Option<PathBuf>,
+    /// Ceph access: with it, a dynamic CephFS source's rootPath is the path Ceph reports
+    /// for its subvolume, and a source whose subvolumePath disagrees is refused.
+    #[command(flatten)]
+    pub ceph: CephAccess,
 }
 
 /// Arguments of `unshare`.

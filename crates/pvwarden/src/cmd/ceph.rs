@@ -29,7 +29,7 @@ pub fn run(args: CephArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Reads the inventory from the dump, or from the live cluster.
-fn read_inventory(
+pub(crate) fn read_inventory(
     access: &CephAccess,
     cluster: &ClusterArgs,
 ) -> anyhow::Result<(CephInventory, String)> {

@@ -6,8 +6,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
+use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+use pvwarden_ceph::subvolume_path::subvolume_path;
 use pvwarden_domain::inventory::Inventory;
 use pvwarden_domain::object::{Located, Object};
 use pvwarden_domain::rule::ShareIndex;
@@ -94,6 +96,32 @@ impl Input {
     }
 }
 
+/// The path Ceph reports for the source's subvolume, when Ceph access was given and the
+/// source is a dynamic CephFS volume; `None` leaves the source's attribute unchecked.
+fn ceph_root_path(args: &ShareArgs, input: &Input) -> anyhow::Result<Option<String>> {
+    let access = &args.ceph;
+    // A build without the `ceph` feature cannot reach a cluster; CEPH_CONF in the
+    // environment must not make `share` fail there, so only a dump counts as access.
+    let live =
+        cfg!(feature = "ceph") && (access.ceph_conf.is_some() || access.rook_namespace.is_some());
+    if access.inventory.is_none() && !live {
+        return Ok(None);
+    }
+    let Some(facts) = input.inventory.pv(&args.pv) else {
+        return Ok(None);
+    };
+    let (ceph, source) = crate::cmd::ceph::read_inventory(access, &args.cluster)?;
+    let report = pvwarden_ceph::join(&ceph, std::slice::from_ref(facts), Timestamp::now());
+    let path = subvolume_path(&ceph, &report, &args.pv).with_context(|| {
+        format!(
+            "cannot read the subvolume path of PV {} from {source}",
+            args.pv
+        )
+    })?;
+    tracing::info!(pv = %args.pv, ceph = %source, path = ?path, "subvolume path read from Ceph");
+    Ok(path)
+}
+
 /// Runs `pvwarden share`.
 pub fn run(args: &ShareArgs) -> anyhow::Result<ExitCode> {
     if args.apply && !args.paths.is_empty() {
@@ -112,7 +140,7 @@ pub fn run(args: &ShareArgs) -> anyhow::Result<ExitCode> {
         node_stage_secret: args.node_stage_secret.clone(),
         // Without Ceph access the path comes from the source's own attributes,
         // and the output says it was not checked against Ceph.
-        ceph_root_path: None,
+        ceph_root_path: ceph_root_path(args, &input)?,
     };
     let existing = Existing {
         pvs: &pvs,
