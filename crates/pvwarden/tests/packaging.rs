@@ -329,6 +329,39 @@ fn the_release_script_takes_its_build_from_cargo_target_dir() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The failure policy the Kustomize manifests and the Helm chart ship is the one
+/// docs/webhook.md shows and calls the default.
+#[test]
+fn manifests_chart_and_docs_agree_on_the_failure_policy() {
+    let mut shipped = std::collections::BTreeSet::new();
+    for object in objects(&kustomize("full")) {
+        if object["kind"]
+            .as_str()
+            .is_some_and(|k| k.ends_with("WebhookConfiguration"))
+        {
+            for webhook in object["webhooks"].as_array().unwrap() {
+                shipped.insert(webhook["failurePolicy"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let values = std::fs::read_to_string(root().join("deploy/helm/pvwarden/values.yaml")).unwrap();
+    let values: Value = serde_saphyr::from_str(&values).unwrap();
+    shipped.insert(values["webhook"]["failurePolicy"].as_str().unwrap().to_owned());
+    assert_eq!(values["webhook"]["mutatingFailurePolicy"], "");
+    assert_eq!(shipped.len(), 1, "the manifests and the chart differ: {shipped:?}");
+    let shipped = shipped.pop_first().unwrap();
+
+    let docs = std::fs::read_to_string(root().join("docs/webhook.md")).unwrap();
+    let shown: Vec<&str> = docs
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("failurePolicy: "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    assert!(!shown.is_empty());
+    assert!(shown.iter().all(|p| *p == shipped), "{shown:?} vs {shipped}");
+    assert!(docs.contains(&format!("- `{shipped}` (what the example")), "{docs}");
+}
+
 #[test]
 fn completions_and_the_man_page_come_from_the_cli() {
     let bash = run(Command::new(env!("CARGO_BIN_EXE_pvwarden")).args(["completions", "bash"]));
