@@ -346,9 +346,18 @@ fn manifests_chart_and_docs_agree_on_the_failure_policy() {
     }
     let values = std::fs::read_to_string(root().join("deploy/helm/pvwarden/values.yaml")).unwrap();
     let values: Value = serde_saphyr::from_str(&values).unwrap();
-    shipped.insert(values["webhook"]["failurePolicy"].as_str().unwrap().to_owned());
+    shipped.insert(
+        values["webhook"]["failurePolicy"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
     assert_eq!(values["webhook"]["mutatingFailurePolicy"], "");
-    assert_eq!(shipped.len(), 1, "the manifests and the chart differ: {shipped:?}");
+    assert_eq!(
+        shipped.len(),
+        1,
+        "the manifests and the chart differ: {shipped:?}"
+    );
     let shipped = shipped.pop_first().unwrap();
 
     let docs = std::fs::read_to_string(root().join("docs/webhook.md")).unwrap();
@@ -358,8 +367,14 @@ fn manifests_chart_and_docs_agree_on_the_failure_policy() {
         .filter_map(|rest| rest.split_whitespace().next())
         .collect();
     assert!(!shown.is_empty());
-    assert!(shown.iter().all(|p| *p == shipped), "{shown:?} vs {shipped}");
-    assert!(docs.contains(&format!("- `{shipped}` (what the example")), "{docs}");
+    assert!(
+        shown.iter().all(|p| *p == shipped),
+        "{shown:?} vs {shipped}"
+    );
+    assert!(
+        docs.contains(&format!("- `{shipped}` (what the example")),
+        "{docs}"
+    );
 }
 
 #[test]

@@ -20,6 +20,9 @@ pub fn run(command: ServeCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn webhook(args: WebhookArgs) -> anyhow::Result<ExitCode> {
+    if let Err(error) = args.check() {
+        error.exit();
+    }
     let WebhookArgs {
         listen,
         tls_cert,
