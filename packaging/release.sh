@@ -6,6 +6,9 @@
 # Environment:
 #   PVWARDEN_BIN   the binary to package; default: a static musl release build made here
 #                  (cargo build --release --target x86_64-unknown-linux-musl)
+#   CARGO_TARGET_DIR
+#                  where cargo puts that build, as for cargo itself; default: target/ in the
+#                  workspace. The default OUT_DIR is under it too.
 #   VERSION        the release, e.g. v0.1.0; default: the workspace version
 #   BASE_URI       where the archive will be downloaded from
 #
@@ -15,14 +18,17 @@
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:-"$root/target/release-archive"}
+# cargo resolves a relative CARGO_TARGET_DIR against the directory it runs in, which is
+# this script's working directory too.
+target_dir=${CARGO_TARGET_DIR:-"$root/target"}
+out=${1:-"$target_dir/release-archive"}
 version=${VERSION:-v$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)}
 base_uri=${BASE_URI:-https://example.invalid/pvwarden/releases/download/$version}
 
 if [ -z "${PVWARDEN_BIN:-}" ]; then
     cargo build --release --locked --target x86_64-unknown-linux-musl -p pvwarden \
         --manifest-path "$root/Cargo.toml"
-    PVWARDEN_BIN="$root/target/x86_64-unknown-linux-musl/release/pvwarden"
+    PVWARDEN_BIN="$target_dir/x86_64-unknown-linux-musl/release/pvwarden"
 fi
 
 name="pvwarden-$version-linux-amd64"

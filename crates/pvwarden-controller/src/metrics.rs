@@ -10,6 +10,7 @@
 //! | `pvwarden_volumes_stuck` | | PVs that will not move on by themselves |
 //! | `pvwarden_volume_stuck_seconds` | `volume` | how long each stuck PV has been stuck |
 //! | `pvwarden_findings` | `rule`, `severity`, `kind` | findings of the last pass, by rule |
+//! | `pvwarden_volume_findings` | `volume`, `rule`, `severity` | 1 per finding at warning or above on a PV |
 //! | `pvwarden_objects` | `kind` | objects held by the watches |
 //! | `pvwarden_reconcile_duration_seconds` | | time of one audit pass |
 //! | `pvwarden_reconciles_total` | | audit passes completed |
@@ -27,6 +28,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use pvwarden_domain::rule::Severity;
 
 use crate::pass::Pass;
 
@@ -49,6 +51,14 @@ struct FindingLabels {
     rule: &'static str,
     severity: &'static str,
     kind: &'static str,
+}
+
+/// One finding on one PV: what ties a stuck volume to the rule that explains it.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VolumeFindingLabels {
+    volume: String,
+    rule: &'static str,
+    severity: &'static str,
 }
 
 /// Objects of one watched kind.
@@ -74,6 +84,7 @@ pub(crate) struct Metrics {
     stuck: Gauge,
     stuck_seconds: Family<StuckLabels, Gauge<f64, AtomicU64>>,
     findings: Family<FindingLabels, Gauge>,
+    volume_findings: Family<VolumeFindingLabels, Gauge>,
     objects: Family<KindLabels, Gauge>,
     duration: Histogram,
     reconciles: Counter,
@@ -90,6 +101,7 @@ impl Metrics {
         let stuck = Gauge::default();
         let stuck_seconds = Family::<StuckLabels, Gauge<f64, AtomicU64>>::default();
         let findings = Family::<FindingLabels, Gauge>::default();
+        let volume_findings = Family::<VolumeFindingLabels, Gauge>::default();
         let objects = Family::<KindLabels, Gauge>::default();
         // 1 ms to about 65 s: a pass over a few PVs to one over 100,000.
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 17));
@@ -116,6 +128,11 @@ impl Metrics {
             "pvwarden_findings",
             "Findings of the last audit pass, by rule",
             findings.clone(),
+        );
+        registry.register(
+            "pvwarden_volume_findings",
+            "1 for each finding of severity warning or error on a PersistentVolume",
+            volume_findings.clone(),
         );
         registry.register(
             "pvwarden_objects",
@@ -154,6 +171,7 @@ impl Metrics {
             stuck,
             stuck_seconds,
             findings,
+            volume_findings,
             objects,
             duration,
             reconciles,
@@ -173,6 +191,8 @@ impl Metrics {
         self.volumes.clear();
         self.stuck_seconds.clear();
         self.findings.clear();
+        // Cleared with the rest, so a series goes when its finding goes.
+        self.volume_findings.clear();
         let mut stuck = 0;
         for volume in &pass.volumes {
             let labels = VolumeLabels {
@@ -189,6 +209,18 @@ impl Metrics {
             }
             for finding in &volume.findings {
                 self.finding(finding.rule, finding.severity, "PersistentVolume");
+                // Info findings say nothing is wrong; leaving them out keeps
+                // the series to the volumes that need a look.
+                let notable = Severity::parse(finding.severity)
+                    .is_some_and(|severity| severity >= Severity::Warning);
+                if notable {
+                    let labels = VolumeFindingLabels {
+                        volume: volume.name.clone(),
+                        rule: finding.rule,
+                        severity: finding.severity,
+                    };
+                    self.volume_findings.get_or_create(&labels).set(1);
+                }
             }
         }
         for finding in &pass.claim_findings {
@@ -236,5 +268,86 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pass::{Found, Volume};
+
+    fn found(rule: &'static str, severity: &'static str) -> Found {
+        Found {
+            rule,
+            severity,
+            message: String::new(),
+        }
+    }
+
+    fn volume(name: &str, findings: Vec<Found>) -> Volume {
+        Volume {
+            name: name.into(),
+            uid: None,
+            provisioning: "static",
+            on_delete: "hangs",
+            stuck_seconds: None,
+            findings,
+        }
+    }
+
+    fn pass(volumes: Vec<Volume>) -> Pass {
+        Pass {
+            volumes,
+            claim_findings: Vec::new(),
+            seconds: 0.01,
+        }
+    }
+
+    fn line(volume: &str, rule: &str, severity: &str) -> String {
+        format!(
+            "pvwarden_volume_findings{{volume=\"{volume}\",rule=\"{rule}\",\
+             severity=\"{severity}\"}} 1"
+        )
+    }
+
+    /// The per-volume finding series, sorted (a family renders in hash order).
+    fn series(text: &str) -> Vec<String> {
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("pvwarden_volume_findings{"))
+            .map(str::to_owned)
+            .collect();
+        lines.sort_unstable();
+        lines
+    }
+
+    #[test]
+    fn volume_findings_name_the_rule_and_go_with_the_finding() {
+        let metrics = Metrics::new();
+        let stuck = vec![
+            found("pv-stuck", "error"),
+            found("legacy-volume-id", "warning"),
+            found("shared-volume", "info"),
+        ];
+        let first = pass(vec![
+            volume("stuck-pv", stuck),
+            volume("fine-pv", Vec::new()),
+        ]);
+        metrics.record(&first, &BTreeMap::new());
+        assert_eq!(
+            series(&metrics.render()),
+            [
+                line("stuck-pv", "legacy-volume-id", "warning"),
+                line("stuck-pv", "pv-stuck", "error"),
+            ]
+        );
+
+        // The warning went: so does its series.
+        let second = pass(vec![volume("stuck-pv", vec![found("pv-stuck", "error")])]);
+        metrics.record(&second, &BTreeMap::new());
+        assert_eq!(
+            series(&metrics.render()),
+            [line("stuck-pv", "pv-stuck", "error")]
+        );
     }
 }

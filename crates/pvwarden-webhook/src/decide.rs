@@ -14,6 +14,14 @@
 //! PV had before the update is only warned about, so that the way out of it
 //! (switching to `Retain`, removing a finalizer) is never refused.
 //!
+//! A write that makes a PV a share of an original that is still `Delete` is
+//! judged by the original's `share-source-delete` finding, named after the
+//! original: only the original may be `Delete`, and only once no share remains,
+//! so the way forward is to set the original to `Retain` first. The share's
+//! own `shared-backend` finding is then left out, since it would blame the
+//! share for the original's policy. A patch cannot reach the original, so
+//! `mutate` refuses as `deny` does for this finding.
+//!
 //! A deletion of a PV, or of the claim bound to it, is refused when it would
 //! destroy storage that other PVs still use and the rule that says so is set
 //! to `deny` or `mutate` (a deletion cannot be patched).
@@ -110,16 +118,22 @@ impl Decider {
         if pv.metadata.name.as_deref().is_none_or(str::is_empty) {
             pv.metadata.name = Some(UNNAMED.into());
         }
-        let verdict = match self.verdict(pv) {
-            Ok(verdict) => verdict,
+        let (verdict, neighbours) = match self.verdicts(pv) {
+            Ok(verdicts) => verdicts,
             Err(error) => return Decision::deny(format!("pvwarden cannot read the PV: {error}")),
         };
-        let before: Vec<&'static str> = match old.map(|old| self.verdict(old)) {
-            Some(Ok(old)) => old.findings.iter().map(|f| f.rule).collect(),
+        let before: Vec<Blamed<'_>> = match old.map(|old| self.verdicts(old)) {
+            Some(Ok((old, old_neighbours))) => blamed(&old, &old_neighbours)
+                .into_iter()
+                .map(|b| Blamed {
+                    on: b.on.map(str::to_owned),
+                    rule: b.finding.rule,
+                })
+                .collect(),
             // An old object the model cannot read had no findings it could name.
             Some(Err(_)) | None => Vec::new(),
         };
-        self.judge(stage, &verdict.findings, &before)
+        self.judge(stage, &blamed(&verdict, &neighbours), &before)
     }
 
     /// Judges the deletion of a PV.
@@ -181,6 +195,23 @@ impl Decider {
 
     /// The verdict `audit` gives `pv` among the PVs that share its storage.
     fn verdict(&self, pv: PersistentVolume) -> Result<VolumeVerdict, Box<ReadError>> {
+        self.judged(pv, false).map(|(verdict, _)| verdict)
+    }
+
+    /// The verdicts of `pv` and of the PVs that share its storage, with `pv`
+    /// as written.
+    fn verdicts(
+        &self,
+        pv: PersistentVolume,
+    ) -> Result<(VolumeVerdict, Vec<VolumeVerdict>), Box<ReadError>> {
+        self.judged(pv, true)
+    }
+
+    fn judged(
+        &self,
+        pv: PersistentVolume,
+        with_neighbours: bool,
+    ) -> Result<(VolumeVerdict, Vec<VolumeVerdict>), Box<ReadError>> {
         let name = pv.metadata.name.clone().unwrap_or_default();
         let name = name.as_str();
         let mut inventory = Neighbours::default().inventory(pv)?;
@@ -196,14 +227,45 @@ impl Decider {
         let facts = inventory
             .pv(name)
             .expect("adding neighbours must keep the PV in the inventory");
-        Ok(auditor.volume(facts))
+        let own = auditor.volume(facts);
+        let others = if with_neighbours {
+            inventory
+                .pvs()
+                .iter()
+                .filter(|other| other.name != name)
+                .map(|other| auditor.volume(other))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok((own, others))
     }
 
-    fn judge(&self, stage: Stage, findings: &[Finding], before: &[&str]) -> Decision {
+    fn judge(&self, stage: Stage, findings: &[Judged<'_>], before: &[Blamed<'_>]) -> Decision {
         let mut decision = Decision::allow();
         let mut refusals = Vec::new();
-        for finding in findings {
-            let brought = !before.contains(&finding.rule);
+        for judged in findings {
+            let finding = judged.finding;
+            let brought = !before
+                .iter()
+                .any(|b| b.rule == finding.rule && b.on.as_deref() == judged.on);
+            if let Some(original) = judged.on {
+                // A finding of the original: nothing to patch on this object.
+                match (self.config.action(finding.rule), brought, stage) {
+                    (Action::Off, _, _) | (_, _, Stage::Mutate) => {}
+                    (Action::Deny | Action::Mutate, true, Stage::Validate) => {
+                        decision.rules.push(finding.rule);
+                        refusals.push(original_reason(original, finding));
+                    }
+                    (_, _, Stage::Validate) => {
+                        decision.warnings.push(format!(
+                            "pvwarden {}: PV {original}: {}",
+                            finding.rule, finding.message
+                        ));
+                    }
+                }
+                continue;
+            }
             match (self.config.action(finding.rule), brought, stage) {
                 (Action::Off, _, _) => {}
                 (Action::Mutate, true, Stage::Mutate) => {
@@ -238,6 +300,55 @@ impl Decider {
         }
         decision
     }
+}
+
+/// A finding judged for a request: of the PV written, or (`on`) of the
+/// original it shares storage with.
+struct Judged<'a> {
+    on: Option<&'a str>,
+    finding: &'a Finding,
+}
+
+/// A rule that was already found before an update, and on which PV.
+struct Blamed<'a> {
+    on: Option<String>,
+    rule: &'a str,
+}
+
+/// The findings a write is judged by: the PV's own, and the
+/// `share-source-delete` findings of the originals it shares storage with.
+///
+/// The PV's `shared-backend` finding is left out when an original is `Delete`:
+/// the original's finding names the PV to change and how.
+fn blamed<'a>(own: &'a VolumeVerdict, neighbours: &'a [VolumeVerdict]) -> Vec<Judged<'a>> {
+    let originals: Vec<Judged<'a>> = neighbours
+        .iter()
+        .flat_map(|n| {
+            n.findings
+                .iter()
+                .filter(|f| f.rule == rule::SHARE_SOURCE_DELETE.id)
+                .map(|finding| Judged {
+                    on: Some(n.name.as_str()),
+                    finding,
+                })
+        })
+        .collect();
+    let mut judged: Vec<Judged<'a>> = own
+        .findings
+        .iter()
+        .filter(|f| originals.is_empty() || f.rule != rule::SHARED_BACKEND.id)
+        .map(|finding| Judged { on: None, finding })
+        .collect();
+    judged.extend(originals);
+    judged
+}
+
+fn original_reason(original: &str, finding: &Finding) -> String {
+    format!(
+        "{}: PV {original} is the original of this share and has Delete: {}; set PV \
+         {original} to Retain first: {}",
+        finding.rule, finding.message, finding.remedy
+    )
 }
 
 fn reason(finding: &Finding) -> String {

@@ -114,7 +114,7 @@ const EXPECTED: &[Expected] = &[
         &["delete-will-hang", "legacy-volume-id"],
     ),
     // Two PVs with one handle, both Delete: each refused in the presence of
-    // the other, the dynamic one also as the source of a share.
+    // the other, both also for the dynamic one being the Delete source of a share.
     (
         "17-vsphere-duplicate-volumehandle-file-share",
         "pvc-9904bdb7-9b56-48ff-b02e-b060ac47adbc",
@@ -122,10 +122,15 @@ const EXPECTED: &[Expected] = &[
         false,
         &[],
     ),
+    // The static share is also refused because its original is still Delete.
     (
         "17-vsphere-duplicate-volumehandle-file-share",
         "static-file-share-pv-name",
-        &["duplicate-volume-handle", "static-delete-destroys-data"],
+        &[
+            "duplicate-volume-handle",
+            "share-source-delete",
+            "static-delete-destroys-data",
+        ],
         false,
         &["copied-dynamic-markers"],
     ),
@@ -341,6 +346,68 @@ fn flipping_a_share_to_delete_is_switched_back() {
     let mut patched = new.clone();
     assert!(apply_patch(&mut patched, &response));
     assert_eq!(patched["spec"]["persistentVolumeReclaimPolicy"], "Retain");
+}
+
+#[test]
+fn new_share_under_a_delete_original_is_refused_naming_the_original() {
+    let original = "pvc-468804a2-9eca-42ac-ae0f-7e8467ee0b27";
+    let delete_original = |decider: &Decider| {
+        let mut source = serde_json::to_value(&*decider.view().pv(original).expect("original"))
+            .expect("encodes");
+        source["spec"]["persistentVolumeReclaimPolicy"] = "Delete".into();
+        decider
+            .view()
+            .apply_pv(serde_json::from_value(source).expect("PV"));
+    };
+    let retained_share = |pv: &PersistentVolume| {
+        let mut share = pv.clone();
+        if let Some(spec) = share.spec.as_mut() {
+            spec.persistent_volume_reclaim_policy = Some("Retain".into());
+        }
+        share
+    };
+
+    let (decider, pv) = decider_for(SEED.0, SEED.1, Config::default());
+    delete_original(&decider);
+    let share = serde_json::to_value(retained_share(&pv)).expect("encodes");
+    let body = common::pv_review("c-1", "CREATE", &share, None);
+    let mutated = review(&decider, Stage::Mutate, &body);
+    assert!(
+        mutated["patch"].is_null(),
+        "the share itself is not patched"
+    );
+    let response = review(&decider, Stage::Validate, &body);
+    assert_eq!(response["allowed"], false, "{response}");
+    let message = response["status"]["message"].as_str().unwrap_or("");
+    assert_eq!(denying_rules(message), set(&["share-source-delete"]));
+    assert!(
+        message.contains(&format!("set PV {original} to Retain first")),
+        "{message}"
+    );
+
+    let warn = Config::default().with_action(&rule::SHARE_SOURCE_DELETE, Action::Warn);
+    let (decider, pv) = decider_for(SEED.0, SEED.1, warn);
+    delete_original(&decider);
+    let share = serde_json::to_value(retained_share(&pv)).expect("encodes");
+    let body = common::pv_review("c-2", "CREATE", &share, None);
+    let response = review(&decider, Stage::Validate, &body);
+    assert_eq!(response["allowed"], true, "{response}");
+    let warnings: Vec<&str> = response["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        warnings.contains(
+            &"pvwarden share-source-delete: PV pvc-468804a2-9eca-42ac-ae0f-7e8467ee0b27: \
+                            the original of a shared volume has Delete while PVs \
+                            pvc-468804a2-9eca-42ac-ae0f-7e8467ee0b27-app-consumer still use its \
+                            storage: deleting its claim destroys their data"
+        ),
+        "{warnings:?}"
+    );
+    assert!(!rules_in(&response["warnings"]).contains("shared-backend"));
 }
 
 #[test]

@@ -377,6 +377,94 @@ fn the_release_archive_matches_its_krew_manifest() {
 }
 
 #[test]
+fn the_release_script_takes_its_build_from_cargo_target_dir() {
+    let dir = scratch("target-dir");
+    let target = dir.join("target");
+    let release = target.join("x86_64-unknown-linux-musl/release");
+    std::fs::create_dir_all(&release).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_pvwarden"), release.join("pvwarden")).unwrap();
+    // A stand-in for cargo: the musl build is not what is tested, where it is taken from is.
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("cargo"), "#!/bin/sh\nexit 0\n").unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(bin.join("cargo"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    run(Command::new(root().join("packaging/release.sh"))
+        .env_remove("PVWARDEN_BIN")
+        .env("CARGO_TARGET_DIR", &target)
+        .env("VERSION", "v0.1.0")
+        .env("PATH", path));
+
+    // The archive lands under the target dir, with the binary built there.
+    let archive = target.join("release-archive/pvwarden-v0.1.0-linux-amd64.tar.gz");
+    let unpacked = dir.join("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    run(Command::new("tar")
+        .arg("-xzf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&unpacked));
+    assert_eq!(
+        sha256(&unpacked.join("pvwarden")),
+        sha256(&release.join("pvwarden"))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The failure policy the Kustomize manifests and the Helm chart ship is the one
+/// docs/webhook.md shows and calls the default.
+#[test]
+fn manifests_chart_and_docs_agree_on_the_failure_policy() {
+    let mut shipped = std::collections::BTreeSet::new();
+    for object in objects(&kustomize("full")) {
+        if object["kind"]
+            .as_str()
+            .is_some_and(|k| k.ends_with("WebhookConfiguration"))
+        {
+            for webhook in object["webhooks"].as_array().unwrap() {
+                shipped.insert(webhook["failurePolicy"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let values = std::fs::read_to_string(root().join("deploy/helm/pvwarden/values.yaml")).unwrap();
+    let values: Value = serde_saphyr::from_str(&values).unwrap();
+    shipped.insert(
+        values["webhook"]["failurePolicy"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    assert_eq!(values["webhook"]["mutatingFailurePolicy"], "");
+    assert_eq!(
+        shipped.len(),
+        1,
+        "the manifests and the chart differ: {shipped:?}"
+    );
+    let shipped = shipped.pop_first().unwrap();
+
+    let docs = std::fs::read_to_string(root().join("docs/webhook.md")).unwrap();
+    let shown: Vec<&str> = docs
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("failurePolicy: "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    assert!(!shown.is_empty());
+    assert!(
+        shown.iter().all(|p| *p == shipped),
+        "{shown:?} vs {shipped}"
+    );
+    assert!(
+        docs.contains(&format!("- `{shipped}` (what the example")),
+        "{docs}"
+    );
+}
+
+#[test]
 fn completions_and_the_man_page_come_from_the_cli() {
     let bash = run(Command::new(env!("CARGO_BIN_EXE_pvwarden")).args(["completions", "bash"]));
     assert!(bash.contains("pvwarden__serve__controller") || bash.contains("serve"));

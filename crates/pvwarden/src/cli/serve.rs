@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::{parse_duration, ClusterArgs, Releases};
-use clap::{Args, Subcommand};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory as _, Subcommand};
 
 /// The servers.
 #[derive(Debug, Subcommand)]
@@ -38,7 +39,8 @@ pub struct ControllerArgs {
     /// The Lease's name.
     #[arg(long, value_name = "NAME", default_value = "pvwarden-controller")]
     pub lease_name: String,
-    /// This replica's name in the Lease and in Events; default: POD_NAME, else HOSTNAME.
+    /// This replica's name in the Lease and in Events; default: POD_NAME, else HOSTNAME, else
+    /// (only without --leader-elect) pvwarden-controller.
     #[arg(long, value_name = "NAME", env = "POD_NAME")]
     pub identity: Option<String>,
     #[command(flatten)]
@@ -108,7 +110,7 @@ pub struct WebhookArgs {
     )]
     pub self_signed: Vec<String>,
     /// With --self-signed: the Validating/MutatingWebhookConfiguration names whose caBundle
-    /// is set to the generated CA (repeatable).
+    /// is set to the generated CA (repeatable). See [`WebhookArgs::check`].
     #[arg(long, value_name = "NAME", requires = "self_signed")]
     pub patch_ca_bundle: Vec<String>,
     /// The YAML file with the action per rule (deny, mutate, warn, off) and the assumed
@@ -118,4 +120,69 @@ pub struct WebhookArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+impl WebhookArgs {
+    /// Refuses the flag combinations the declarations above cannot.
+    ///
+    /// clap skips a `requires` whose target conflicts with a flag that is given, so
+    /// `--patch-ca-bundle` with `--tls-cert` would pass its `requires = "self_signed"`.
+    ///
+    /// # Errors
+    ///
+    /// A clap usage error, reported as clap reports its own (exit status 2).
+    pub fn check(&self) -> Result<(), clap::Error> {
+        if !self.patch_ca_bundle.is_empty() && self.self_signed.is_empty() {
+            let mut command = super::Cli::command();
+            return Err(command.error(
+                ErrorKind::MissingRequiredArgument,
+                "--patch-ca-bundle needs --self-signed: only a generated CA is patched into \
+                 the webhook configurations; with --tls-cert/--tls-key, set their caBundle \
+                 yourself (or let cert-manager inject it)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn webhook(argv: &[&str]) -> WebhookArgs {
+        let argv = ["pvwarden", "serve", "webhook"].iter().chain(argv);
+        match Cli::try_parse_from(argv).map(|cli| cli.command) {
+            Ok(Command::Serve(ServeCommand::Webhook(args))) => args,
+            other => panic!("not serve webhook: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn patch_ca_bundle_needs_self_signed() {
+        let args = webhook(&[
+            "--patch-ca-bundle",
+            "x",
+            "--tls-cert",
+            "a",
+            "--tls-key",
+            "b",
+        ]);
+        let error = args.check().expect_err("refused");
+        assert_eq!(error.kind(), ErrorKind::MissingRequiredArgument);
+        assert!(
+            error
+                .to_string()
+                .contains("--patch-ca-bundle needs --self-signed"),
+            "{error}"
+        );
+
+        let args = webhook(&["--patch-ca-bundle", "x", "--self-signed", "pvwarden.svc"]);
+        assert!(args.check().is_ok());
+        assert!(webhook(&["--tls-cert", "a", "--tls-key", "b"])
+            .check()
+            .is_ok());
+    }
 }

@@ -21,6 +21,9 @@ pub fn run(command: ServeCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn webhook(args: WebhookArgs) -> anyhow::Result<ExitCode> {
+    if let Err(error) = args.check() {
+        error.exit();
+    }
     let WebhookArgs {
         listen,
         tls_cert,
@@ -62,9 +65,12 @@ fn controller(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // The flags are checked before the cluster is reached, so that a mistake in them is
+    // the first thing reported.
+    let mut config = config(args)?;
     runtime.block_on(async {
         let cluster = pvwarden_kube::Cluster::connect(&args.cluster.options()).await?;
-        let mut config = config(args, cluster.context())?;
+        cluster.context().clone_into(&mut config.context);
         if !config.remediate.is_empty() {
             anyhow::ensure!(
                 args.remediate_max_changes > 0,
@@ -92,14 +98,24 @@ fn controller(args: &ControllerArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn config(args: &ControllerArgs, context: &str) -> anyhow::Result<Config> {
-    let identity = args
-        .identity
-        .clone()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .filter(|id| !id.is_empty())
-        .context("--identity is needed: neither POD_NAME nor HOSTNAME is set")?;
-    let mut config = Config::new(args.listen, context, &identity);
+/// The identity of a replica that does not campaign for the Lease and was given none: it
+/// only names the reporting instance of its Events, where one fixed name is enough.
+const SINGLE_REPLICA: &str = "pvwarden-controller";
+
+/// The controller's configuration from its flags; the cluster context is filled in once
+/// connected.
+fn config(args: &ControllerArgs) -> anyhow::Result<Config> {
+    // Rule names first: they are wrong the same way wherever the controller runs.
+    if let Some(unknown) = args.remediate.iter().find(|id| {
+        !pvwarden_domain::rule::RULES
+            .iter()
+            .any(|r| r.id == id.as_str())
+    }) {
+        return Err(pvwarden_controller::Error::UnknownRule(unknown.clone()).into());
+    }
+    let hostname = std::env::var("HOSTNAME").ok();
+    let identity = identity(args.identity.clone(), hostname, args.leader_elect)?;
+    let mut config = Config::new(args.listen, "", &identity);
     config.overrides = args.releases.overrides();
     config.stuck_after = args.stuck_after;
     config.resync = positive(args.resync, "--resync")?;
@@ -114,6 +130,22 @@ fn config(args: &ControllerArgs, context: &str) -> anyhow::Result<Config> {
         ));
     }
     Ok(config)
+}
+
+/// The replica's name: `--identity` (or POD_NAME), else HOSTNAME; only the Lease needs a
+/// name unique among replicas, so without it a fixed one does.
+fn identity(
+    given: Option<String>,
+    hostname: Option<String>,
+    leader_elect: bool,
+) -> anyhow::Result<String> {
+    match given.or(hostname).filter(|id| !id.is_empty()) {
+        Some(identity) => Ok(identity),
+        None if leader_elect => anyhow::bail!(
+            "--identity is needed with --leader-elect: neither POD_NAME nor HOSTNAME is set"
+        ),
+        None => Ok(SINGLE_REPLICA.to_owned()),
+    }
 }
 
 fn positive(duration: jiff::SignedDuration, flag: &str) -> anyhow::Result<Duration> {
@@ -139,5 +171,49 @@ async fn shutdown_signal() -> anyhow::Result<()> {
         tokio::signal::ctrl_c()
             .await
             .context("cannot watch for Ctrl-C")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn controller(argv: &[&str]) -> ControllerArgs {
+        let argv = ["pvwarden", "serve", "controller"].iter().chain(argv);
+        match Cli::try_parse_from(argv).map(|cli| cli.command) {
+            Ok(Command::Serve(ServeCommand::Controller(args))) => args,
+            other => panic!("not serve controller: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_remediate_rule_is_reported_before_any_identity() {
+        let error = config(&controller(&["--remediate", "no-such-rule"])).expect_err("refused");
+        assert_eq!(
+            error.to_string(),
+            "--remediate no-such-rule: no such rule (see `pvwarden rules`)"
+        );
+    }
+
+    #[test]
+    fn only_the_lease_needs_an_identity() {
+        assert_eq!(identity(None, None, false).expect("named"), SINGLE_REPLICA);
+        assert_eq!(
+            identity(None, Some(String::new()), false).expect("named"),
+            SINGLE_REPLICA
+        );
+        let error = identity(None, None, true).expect_err("refused");
+        assert!(error.to_string().contains("--leader-elect"), "{error}");
+        assert_eq!(
+            identity(None, Some("pod-1".into()), true).expect("named"),
+            "pod-1"
+        );
+        assert_eq!(
+            identity(Some("given".into()), Some("pod-1".into()), true).expect("named"),
+            "given"
+        );
     }
 }

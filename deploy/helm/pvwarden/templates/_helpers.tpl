@@ -24,3 +24,11 @@ readOnlyRootFilesystem: true
 capabilities:
   drop: [ALL]
 {{- end }}
+
+{{/* A webhook failure policy, refused at install time unless the API server accepts it. */}}
+{{- define "pvwarden.failurePolicy" -}}
+{{- if not (has . (list "Fail" "Ignore")) -}}
+{{- fail (printf "webhook failure policy must be Fail or Ignore, not %q" (toString .)) -}}
+{{- end -}}
+{{- . -}}
+{{- end -}}
