@@ -14,7 +14,8 @@ use crate::report::human_bytes;
 /// What the operator allows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Options {
-    /// Removes RBD images for good instead of moving them to the RBD trash.
+    /// Removes RBD images for good instead of moving them to the RBD trash (an image with
+    /// snapshots still goes to the trash, with its snapshots).
     pub purge: bool,
     /// Also removes objects that have snapshots (with their snapshots).
     pub with_snapshots: bool,
@@ -140,7 +141,11 @@ pub fn plan(report: &StorageReport, options: Options) -> Plan {
     for object in &report.objects {
         let removal = match (object.state, object.kind) {
             (Use::Stale, ObjectKind::Subvolume) => Removal::Subvolume,
-            (Use::Stale, ObjectKind::Image) if options.purge => Removal::ImagePurge,
+            // librbd removes no image that has snapshots; moving it to the trash with them
+            // is what apply does, so the plan says so.
+            (Use::Stale, ObjectKind::Image) if options.purge && object.snapshots.is_empty() => {
+                Removal::ImagePurge
+            }
             (Use::Stale, ObjectKind::Image) => Removal::ImageToTrash,
             (Use::JournalWithoutStorage, _) => Removal::JournalEntry,
             _ => continue,

@@ -55,6 +55,13 @@ pub enum Use {
     Snapshot,
     /// A journal entry that leads to no subvolume or image.
     JournalWithoutStorage,
+    /// ceph-csi made it under another instance's journal (`csi.volumes.<other>`) than the
+    /// one(s) the PVs of the input belong to: another Kubernetes cluster may use it, so it
+    /// is reported and never cleaned.
+    OtherInstance,
+    /// No PV of the input belongs to this Ceph cluster, so whether anything uses it is not
+    /// known: [`StorageReport::unmatched`] says why.
+    Unknown,
 }
 
 impl Use {
@@ -68,6 +75,8 @@ impl Use {
             Use::Unreferenced => "unreferenced",
             Use::Snapshot => "snapshot",
             Use::JournalWithoutStorage => "journal-without-storage",
+            Use::OtherInstance => "other-instance",
+            Use::Unknown => "unknown",
         }
     }
 }
@@ -232,6 +241,11 @@ pub struct StorageReport {
     pub objects: Vec<ObjectReport>,
     /// Every ceph-csi PV of this cluster.
     pub volumes: Vec<PvStorage>,
+    /// Set when no ceph-csi PV of the input belongs to this Ceph cluster (a wrong
+    /// `--cluster-id`, or the PVs of another cluster): nothing can then be called stale, and
+    /// this says which cluster ids the PVs name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unmatched: Option<String>,
 }
 
 impl StorageReport {
@@ -272,6 +286,7 @@ pub fn join(ceph: &CephInventory, pvs: &[PvFacts], now: Timestamp) -> StorageRep
     let index = Index::build(ceph);
     let mut users: HashMap<Key, Vec<PvRef>> = HashMap::new();
     let mut volumes = Vec::new();
+    let mut other_clusters: Vec<&str> = Vec::new();
     for pv in pvs {
         let Some(csi) = pv.csi() else { continue };
         let Some(kind) = CephKind::from_driver(&csi.driver) else {
@@ -279,6 +294,9 @@ pub fn join(ceph: &CephInventory, pvs: &[PvFacts], now: Timestamp) -> StorageRep
         };
         let cluster = csi.attribute("clusterID").unwrap_or("");
         if !cluster.is_empty() && !ceph.is_this_cluster(cluster) {
+            if !other_clusters.contains(&cluster) {
+                other_clusters.push(cluster);
+            }
             continue;
         }
         let (storage, key) = match kind {
@@ -296,7 +314,83 @@ pub fn join(ceph: &CephInventory, pvs: &[PvFacts], now: Timestamp) -> StorageRep
     let mut objects = Vec::new();
     subvolume_rows(ceph, &mut users, now, &mut objects);
     image_rows(ceph, &mut users, now, &mut objects);
-    StorageReport { objects, volumes }
+    let own = own_instances(ceph, &volumes);
+    for object in &mut objects {
+        let foreign = object
+            .journal
+            .as_ref()
+            .is_some_and(|j| !own.contains(&j.instance.as_str()));
+        if foreign && matches!(object.state, Use::Stale | Use::JournalWithoutStorage) {
+            object.state = Use::OtherInstance;
+        }
+    }
+    let unmatched = volumes
+        .is_empty()
+        .then(|| unmatched_reason(ceph, &other_clusters));
+    if unmatched.is_some() {
+        // Without a single PV of this cluster, "no PV uses it" says nothing about the
+        // storage: the PVs that do use it are simply not in the input.
+        for object in &mut objects {
+            if matches!(object.state, Use::Stale | Use::JournalWithoutStorage) {
+                object.state = Use::Unknown;
+            }
+        }
+    }
+    StorageReport {
+        objects,
+        volumes,
+        unmatched,
+    }
+}
+
+/// The ceph-csi instances the PVs of the input belong to: those whose journal entries their
+/// handles lead to. When no handle leads to any entry, the one instance of the journal if
+/// there is only one; with several and no PV to tell, none is taken as the PVs' own, so no
+/// reserved object is called stale.
+fn own_instances<'a>(ceph: &'a CephInventory, volumes: &[PvStorage]) -> Vec<&'a str> {
+    let uuids: Vec<&str> = volumes.iter().filter_map(|v| v.uuid.as_deref()).collect();
+    let entries = ceph
+        .filesystems
+        .iter()
+        .flat_map(|fs| fs.journal.iter())
+        .chain(
+            ceph.rbd_pools
+                .iter()
+                .flat_map(|p| p.namespaces.iter())
+                .flat_map(|ns| ns.journal.iter()),
+        );
+    let mut all: Vec<&str> = Vec::new();
+    let mut own: Vec<&str> = Vec::new();
+    for entry in entries {
+        let instance = entry.instance.as_str();
+        if !all.contains(&instance) {
+            all.push(instance);
+        }
+        if uuids.contains(&entry.uuid.as_str()) && !own.contains(&instance) {
+            own.push(instance);
+        }
+    }
+    if own.is_empty() && all.len() == 1 {
+        return all;
+    }
+    own
+}
+
+/// Why no PV of the input is taken as this Ceph cluster's.
+fn unmatched_reason(ceph: &CephInventory, other_clusters: &[&str]) -> String {
+    let wanted = if ceph.cluster_ids.is_empty() {
+        "this Ceph cluster".to_owned()
+    } else {
+        format!("cluster id {}", ceph.cluster_ids.join(", "))
+    };
+    if other_clusters.is_empty() {
+        format!("the input holds no ceph-csi PV of {wanted}")
+    } else {
+        format!(
+            "no ceph-csi PV of the input names {wanted}; the PVs name cluster id {}",
+            other_clusters.join(", ")
+        )
+    }
 }
 
 /// Lookups by name, uuid and path, built once.

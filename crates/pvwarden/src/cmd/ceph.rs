@@ -186,6 +186,11 @@ fn run_clean(args: &CephCleanArgs) -> anyhow::Result<ExitCode> {
     }
     let (inventory, _) = read_inventory(&args.access, &args.cluster)?;
     let report = pvwarden_ceph::join(&inventory, loaded.inventory.pvs(), loaded.settings.now);
+    // The PVs that use this Ceph cluster's storage are not in the input: everything would
+    // look stale.
+    if let Some(why) = &report.unmatched {
+        bail!("{why}, so nothing can be called stale: give the PVs that use this Ceph cluster");
+    }
     let options = Options {
         purge: args.purge,
         with_snapshots: args.with_snapshots,
