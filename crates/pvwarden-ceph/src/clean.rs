@@ -214,8 +214,8 @@ fn refusal(report: &StorageReport, object: &ObjectReport, options: Options) -> O
 /// The digest of a plan: SHA-256 over one canonical line per action, first 16 hex digits.
 ///
 /// Sizes and ages are left out: they change between the plan and `--apply` without the
-/// plan changing (a stale volume still being written to is refused by the re-check, not by
-/// the digest).
+/// plan changing. Neither the digest nor the re-check before each removal sees whether a
+/// client still mounts a subvolume or maps an image: such storage is removed under it.
 fn digest(actions: &[Action]) -> String {
     let mut hasher = Sha256::new();
     for action in actions {
