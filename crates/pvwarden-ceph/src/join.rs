@@ -299,11 +299,11 @@ pub fn join(ceph: &CephInventory, pvs: &[PvFacts], now: Timestamp) -> StorageRep
             }
             continue;
         }
-        let (storage, key) = match kind {
+        let (storage, keys) = match kind {
             CephKind::Rbd => rbd_pv(ceph, &index, pv, csi),
             CephKind::Cephfs | CephKind::Nfs => cephfs_pv(ceph, &index, pv, csi),
         };
-        if let Some(key) = key {
+        for key in keys {
             users.entry(key).or_default().push(PvRef {
                 name: pv.name.clone(),
                 reach: storage.reach,
@@ -482,6 +482,22 @@ impl<'a> Index<'a> {
     }
 }
 
+impl Index<'_> {
+    /// The subvolumes whose directory lies below `path` in filesystem `fs`.
+    fn subvolumes_below(&self, fs: usize, path: &str) -> Vec<Key> {
+        let prefix = format!("{}/", path.trim_end_matches('/'));
+        let mut below: Vec<(&str, Key)> = self
+            .dirs
+            .iter()
+            .filter(|((f, dir), _)| *f == fs && dir.starts_with(&prefix))
+            .map(|((_, dir), key)| (dir.as_str(), key.clone()))
+            .collect();
+        // The map's order is not stable; the users of a subvolume are listed in PV order.
+        below.sort_by(|a, b| a.0.cmp(b.0));
+        below.into_iter().map(|(_, key)| key).collect()
+    }
+}
+
 fn object_name(ceph: &CephInventory, key: &Key) -> String {
     match key {
         Key::Subvolume { fs, group, sub } => {
@@ -507,6 +523,9 @@ struct Judged {
     uuid: Option<String>,
     found: Found,
     key: Option<Key>,
+    /// Subvolumes below a static `rootPath` that names a directory above them: the PV sees
+    /// them all, so they are in use.
+    covers: Vec<Key>,
     detail: String,
     backend: Option<Backend>,
 }
@@ -524,6 +543,7 @@ impl Judged {
             uuid: None,
             found,
             key: None,
+            covers: Vec::new(),
             detail: why,
             backend: Some(backend),
         }
@@ -536,6 +556,7 @@ impl Judged {
             uuid: None,
             found: Found::Unchecked,
             key: None,
+            covers: Vec::new(),
             detail,
             backend: None,
         }
@@ -548,7 +569,7 @@ fn with_uuid(mut judged: Judged, csi: &CsiSource) -> Judged {
     judged
 }
 
-fn finish(pv: &PvFacts, ceph: &CephInventory, judged: Judged) -> (PvStorage, Option<Key>) {
+fn finish(pv: &PvFacts, ceph: &CephInventory, judged: Judged) -> (PvStorage, Vec<Key>) {
     let object = judged.key.as_ref().map(|key| object_name(ceph, key));
     let storage = PvStorage {
         pv: pv.name.clone(),
@@ -559,7 +580,8 @@ fn finish(pv: &PvFacts, ceph: &CephInventory, judged: Judged) -> (PvStorage, Opt
         detail: judged.detail,
         backend: judged.backend,
     };
-    (storage, judged.key)
+    let keys = judged.key.into_iter().chain(judged.covers).collect();
+    (storage, keys)
 }
 
 fn cephfs_pv(
@@ -567,7 +589,7 @@ fn cephfs_pv(
     index: &Index<'_>,
     pv: &PvFacts,
     csi: &CsiSource,
-) -> (PvStorage, Option<Key>) {
+) -> (PvStorage, Vec<Key>) {
     let is_static = csi.is_static_volume() || csi.root_path;
     let judged = if is_static {
         cephfs_static(ceph, index, csi)
@@ -604,12 +626,40 @@ fn cephfs_static(ceph: &CephInventory, index: &Index<'_>, csi: &CsiSource) -> Ju
                 uuid: None,
                 found: Found::Present,
                 key: Some(key),
+                covers: Vec::new(),
                 detail: format!("rootPath {path} lies in subvolume {name} of {}", fs.name),
                 backend: Some(Backend::Found(format!(
                     "rootPath {path} is in subvolume {name}"
                 ))),
             };
         }
+    }
+    for (f, fs) in filesystems_of(ceph, csi) {
+        let below = index.subvolumes_below(f, path);
+        let directory = path.trim_end_matches('/');
+        let known_directory = directory.is_empty()
+            || directory == "/volumes"
+            || fs
+                .groups
+                .iter()
+                .any(|g| directory == format!("/volumes/{}", g.name));
+        if below.is_empty() && !known_directory {
+            continue;
+        }
+        let detail = format!(
+            "rootPath {path} is a directory of {} above {} subvolume(s), which it shares",
+            fs.name,
+            below.len()
+        );
+        return Judged {
+            reach: Reach::Static,
+            uuid: None,
+            found: Found::Present,
+            key: None,
+            covers: below,
+            backend: Some(Backend::Found(detail.clone())),
+            detail,
+        };
     }
     if !path.starts_with("/volumes/") {
         return unchecked(format!(
@@ -694,6 +744,7 @@ fn storage_behind(
                 uuid: None,
                 found: Found::Present,
                 key: Some(key),
+                covers: Vec::new(),
                 detail: format!("journal entry {request} leads to {object}"),
                 backend: Some(Backend::Found(format!(
                     "journal entry {request} leads to {object}"
@@ -715,7 +766,7 @@ fn rbd_pv(
     index: &Index<'_>,
     pv: &PvFacts,
     csi: &CsiSource,
-) -> (PvStorage, Option<Key>) {
+) -> (PvStorage, Vec<Key>) {
     let namespace = csi.attribute("radosNamespace").unwrap_or("");
     let judged = if csi.is_static_volume() {
         rbd_static(ceph, index, csi, namespace)
@@ -742,6 +793,7 @@ fn rbd_static(ceph: &CephInventory, index: &Index<'_>, csi: &CsiSource, namespac
             uuid: None,
             found: Found::Present,
             key: Some(key.clone()),
+            covers: Vec::new(),
             detail: format!("the handle names image {}", object_name(ceph, key)),
             backend: Some(Backend::Found(format!(
                 "image {} exists",

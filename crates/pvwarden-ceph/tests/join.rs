@@ -323,3 +323,71 @@ fn a_purge_plan_says_an_image_with_snapshots_goes_to_the_trash() {
         image.describe()
     );
 }
+
+/// The example PVs and one static CephFS PV whose `rootPath` is `root_path`.
+fn joined_with_static_root(root_path: &str) -> StorageReport {
+    let mut text = std::fs::read_to_string(example("pvs.yaml")).unwrap();
+    text.push_str(&format!(
+        "---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: whole-tree
+spec:
+  capacity:
+    storage: 1Gi
+  accessModes: [ReadWriteMany]
+  persistentVolumeReclaimPolicy: Retain
+  csi:
+    driver: rook-ceph.cephfs.csi.ceph.com
+    volumeHandle: whole-tree
+    volumeAttributes:
+      clusterID: \"rook-ceph\"
+      fsName: \"myfs\"
+      staticVolume: \"true\"
+      rootPath: \"{root_path}\"
+"
+    ));
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("pvs-root{}.yaml", root_path.replace('/', "-")));
+    std::fs::write(&file, text).unwrap();
+    let mut inventory = Inventory::new();
+    pvwarden_manifest::Reader::new().read_paths(&[file], &mut |item| {
+        inventory.add(item.unwrap()).unwrap();
+    });
+    let ceph = CephInventory::read(&example("inventory.json")).unwrap();
+    pvwarden_ceph::join(
+        &ceph,
+        inventory.pvs(),
+        "2026-12-04T12:00:00Z".parse().unwrap(),
+    )
+}
+
+#[test]
+fn a_static_root_path_above_subvolumes_uses_them_all_and_is_present() {
+    for root in ["/volumes/csi", "/"] {
+        let report = joined_with_static_root(root);
+        let stale = "csi-vol-bbbbbbbb-0000-4000-8000-000000000002";
+        assert_eq!(state(&report, stale), Use::Static, "rootPath {root}");
+        let subvolume = report.objects.iter().find(|o| o.name == stale).unwrap();
+        assert_eq!(subvolume.pvs[0].name, "whole-tree");
+        let volume = report
+            .volumes
+            .iter()
+            .find(|v| v.pv == "whole-tree")
+            .unwrap();
+        assert_eq!(volume.found, Found::Present, "rootPath {root}");
+        let plan = clean::plan(&report, Options::default());
+        assert!(
+            plan.actions.iter().all(|a| a.removal != Removal::Subvolume),
+            "rootPath {root}: {:?}",
+            plan.actions
+        );
+    }
+    let report = joined_with_static_root("/volumes/shared");
+    assert_eq!(
+        state(&report, "bbbbbbbb-0000-4000-8000-000000000002"),
+        Use::Stale,
+        "a directory above other subvolumes covers only those"
+    );
+}
