@@ -179,6 +179,16 @@ fn refusal(report: &StorageReport, object: &ObjectReport, options: Options) -> O
     if !object.pvs.is_empty() {
         return Some("a PV uses it".to_owned());
     }
+    if object.kind != ObjectKind::JournalEntry && object.journal.is_none() {
+        // ceph-csi drops a reservation only after its volume is gone, so a volume without
+        // one in the journals read most likely belongs to an instance whose journal was not
+        // read: another Kubernetes cluster's volume.
+        return Some(
+            "no reservation in the ceph-csi journals read names it: it may belong to another \
+             ceph-csi instance; read every instance's journal (--journal-instance)"
+                .to_owned(),
+        );
+    }
     if let Some(journal) = &object.journal {
         let used = report
             .volumes

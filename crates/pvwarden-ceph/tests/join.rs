@@ -391,3 +391,21 @@ fn a_static_root_path_above_subvolumes_uses_them_all_and_is_present() {
         "a directory above other subvolumes covers only those"
     );
 }
+
+#[test]
+fn a_volume_no_reservation_read_names_is_never_planned() {
+    let report = joined_with(|ceph| {
+        ceph.filesystems[0]
+            .journal
+            .retain(|e| e.uuid != "bbbbbbbb-0000-4000-8000-000000000002");
+    });
+    let name = "csi-vol-bbbbbbbb-0000-4000-8000-000000000002";
+    let plan = clean::plan(&report, Options::default());
+    assert!(plan.actions.iter().all(|a| a.name != name));
+    let refusal = plan
+        .refused
+        .iter()
+        .find(|r| r.object.ends_with(name))
+        .unwrap();
+    assert!(refusal.why.contains("another"), "{}", refusal.why);
+}
