@@ -14,7 +14,8 @@ use crate::report::human_bytes;
 /// What the operator allows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Options {
-    /// Removes RBD images for good instead of moving them to the RBD trash.
+    /// Removes RBD images for good instead of moving them to the RBD trash (an image with
+    /// snapshots still goes to the trash, with its snapshots).
     pub purge: bool,
     /// Also removes objects that have snapshots (with their snapshots).
     pub with_snapshots: bool,
@@ -140,7 +141,11 @@ pub fn plan(report: &StorageReport, options: Options) -> Plan {
     for object in &report.objects {
         let removal = match (object.state, object.kind) {
             (Use::Stale, ObjectKind::Subvolume) => Removal::Subvolume,
-            (Use::Stale, ObjectKind::Image) if options.purge => Removal::ImagePurge,
+            // librbd removes no image that has snapshots; moving it to the trash with them
+            // is what apply does, so the plan says so.
+            (Use::Stale, ObjectKind::Image) if options.purge && object.snapshots.is_empty() => {
+                Removal::ImagePurge
+            }
             (Use::Stale, ObjectKind::Image) => Removal::ImageToTrash,
             (Use::JournalWithoutStorage, _) => Removal::JournalEntry,
             _ => continue,
@@ -173,6 +178,16 @@ pub fn plan(report: &StorageReport, options: Options) -> Plan {
 fn refusal(report: &StorageReport, object: &ObjectReport, options: Options) -> Option<String> {
     if !object.pvs.is_empty() {
         return Some("a PV uses it".to_owned());
+    }
+    if object.kind != ObjectKind::JournalEntry && object.journal.is_none() {
+        // ceph-csi drops a reservation only after its volume is gone, so a volume without
+        // one in the journals read most likely belongs to an instance whose journal was not
+        // read: another Kubernetes cluster's volume.
+        return Some(
+            "no reservation in the ceph-csi journals read names it: it may belong to another \
+             ceph-csi instance; read every instance's journal (--journal-instance)"
+                .to_owned(),
+        );
     }
     if let Some(journal) = &object.journal {
         let used = report
@@ -209,8 +224,8 @@ fn refusal(report: &StorageReport, object: &ObjectReport, options: Options) -> O
 /// The digest of a plan: SHA-256 over one canonical line per action, first 16 hex digits.
 ///
 /// Sizes and ages are left out: they change between the plan and `--apply` without the
-/// plan changing (a stale volume still being written to is refused by the re-check, not by
-/// the digest).
+/// plan changing. Neither the digest nor the re-check before each removal sees whether a
+/// client still mounts a subvolume or maps an image: such storage is removed under it.
 fn digest(actions: &[Action]) -> String {
     let mut hasher = Sha256::new();
     for action in actions {

@@ -55,6 +55,13 @@ pub enum Use {
     Snapshot,
     /// A journal entry that leads to no subvolume or image.
     JournalWithoutStorage,
+    /// ceph-csi made it under another instance's journal (`csi.volumes.<other>`) than the
+    /// one(s) the PVs of the input belong to: another Kubernetes cluster may use it, so it
+    /// is reported and never cleaned.
+    OtherInstance,
+    /// No PV of the input belongs to this Ceph cluster, so whether anything uses it is not
+    /// known: [`StorageReport::unmatched`] says why.
+    Unknown,
 }
 
 impl Use {
@@ -68,6 +75,8 @@ impl Use {
             Use::Unreferenced => "unreferenced",
             Use::Snapshot => "snapshot",
             Use::JournalWithoutStorage => "journal-without-storage",
+            Use::OtherInstance => "other-instance",
+            Use::Unknown => "unknown",
         }
     }
 }
@@ -232,6 +241,11 @@ pub struct StorageReport {
     pub objects: Vec<ObjectReport>,
     /// Every ceph-csi PV of this cluster.
     pub volumes: Vec<PvStorage>,
+    /// Set when no ceph-csi PV of the input belongs to this Ceph cluster (a wrong
+    /// `--cluster-id`, or the PVs of another cluster): nothing can then be called stale, and
+    /// this says which cluster ids the PVs name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unmatched: Option<String>,
 }
 
 impl StorageReport {
@@ -272,6 +286,7 @@ pub fn join(ceph: &CephInventory, pvs: &[PvFacts], now: Timestamp) -> StorageRep
     let index = Index::build(ceph);
     let mut users: HashMap<Key, Vec<PvRef>> = HashMap::new();
     let mut volumes = Vec::new();
+    let mut other_clusters: Vec<&str> = Vec::new();
     for pv in pvs {
         let Some(csi) = pv.csi() else { continue };
         let Some(kind) = CephKind::from_driver(&csi.driver) else {
@@ -279,13 +294,16 @@ pub fn join(ceph: &CephInventory, pvs: &[PvFacts], now: Timestamp) -> StorageRep
         };
         let cluster = csi.attribute("clusterID").unwrap_or("");
         if !cluster.is_empty() && !ceph.is_this_cluster(cluster) {
+            if !other_clusters.contains(&cluster) {
+                other_clusters.push(cluster);
+            }
             continue;
         }
-        let (storage, key) = match kind {
+        let (storage, keys) = match kind {
             CephKind::Rbd => rbd_pv(ceph, &index, pv, csi),
             CephKind::Cephfs | CephKind::Nfs => cephfs_pv(ceph, &index, pv, csi),
         };
-        if let Some(key) = key {
+        for key in keys {
             users.entry(key).or_default().push(PvRef {
                 name: pv.name.clone(),
                 reach: storage.reach,
@@ -296,7 +314,83 @@ pub fn join(ceph: &CephInventory, pvs: &[PvFacts], now: Timestamp) -> StorageRep
     let mut objects = Vec::new();
     subvolume_rows(ceph, &mut users, now, &mut objects);
     image_rows(ceph, &mut users, now, &mut objects);
-    StorageReport { objects, volumes }
+    let own = own_instances(ceph, &volumes);
+    for object in &mut objects {
+        let foreign = object
+            .journal
+            .as_ref()
+            .is_some_and(|j| !own.contains(&j.instance.as_str()));
+        if foreign && matches!(object.state, Use::Stale | Use::JournalWithoutStorage) {
+            object.state = Use::OtherInstance;
+        }
+    }
+    let unmatched = volumes
+        .is_empty()
+        .then(|| unmatched_reason(ceph, &other_clusters));
+    if unmatched.is_some() {
+        // Without a single PV of this cluster, "no PV uses it" says nothing about the
+        // storage: the PVs that do use it are simply not in the input.
+        for object in &mut objects {
+            if matches!(object.state, Use::Stale | Use::JournalWithoutStorage) {
+                object.state = Use::Unknown;
+            }
+        }
+    }
+    StorageReport {
+        objects,
+        volumes,
+        unmatched,
+    }
+}
+
+/// The ceph-csi instances the PVs of the input belong to: those whose journal entries their
+/// handles lead to. When no handle leads to any entry, the one instance of the journal if
+/// there is only one; with several and no PV to tell, none is taken as the PVs' own, so no
+/// reserved object is called stale.
+fn own_instances<'a>(ceph: &'a CephInventory, volumes: &[PvStorage]) -> Vec<&'a str> {
+    let uuids: Vec<&str> = volumes.iter().filter_map(|v| v.uuid.as_deref()).collect();
+    let entries = ceph
+        .filesystems
+        .iter()
+        .flat_map(|fs| fs.journal.iter())
+        .chain(
+            ceph.rbd_pools
+                .iter()
+                .flat_map(|p| p.namespaces.iter())
+                .flat_map(|ns| ns.journal.iter()),
+        );
+    let mut all: Vec<&str> = Vec::new();
+    let mut own: Vec<&str> = Vec::new();
+    for entry in entries {
+        let instance = entry.instance.as_str();
+        if !all.contains(&instance) {
+            all.push(instance);
+        }
+        if uuids.contains(&entry.uuid.as_str()) && !own.contains(&instance) {
+            own.push(instance);
+        }
+    }
+    if own.is_empty() && all.len() == 1 {
+        return all;
+    }
+    own
+}
+
+/// Why no PV of the input is taken as this Ceph cluster's.
+fn unmatched_reason(ceph: &CephInventory, other_clusters: &[&str]) -> String {
+    let wanted = if ceph.cluster_ids.is_empty() {
+        "this Ceph cluster".to_owned()
+    } else {
+        format!("cluster id {}", ceph.cluster_ids.join(", "))
+    };
+    if other_clusters.is_empty() {
+        format!("the input holds no ceph-csi PV of {wanted}")
+    } else {
+        format!(
+            "no ceph-csi PV of the input names {wanted}; the PVs name cluster id {}",
+            other_clusters.join(", ")
+        )
+    }
 }
 
 /// Lookups by name, uuid and path, built once.
@@ -388,6 +482,22 @@ impl<'a> Index<'a> {
     }
 }
 
+impl Index<'_> {
+    /// The subvolumes whose directory lies below `path` in filesystem `fs`.
+    fn subvolumes_below(&self, fs: usize, path: &str) -> Vec<Key> {
+        let prefix = format!("{}/", path.trim_end_matches('/'));
+        let mut below: Vec<(&str, Key)> = self
+            .dirs
+            .iter()
+            .filter(|((f, dir), _)| *f == fs && dir.starts_with(&prefix))
+            .map(|((_, dir), key)| (dir.as_str(), key.clone()))
+            .collect();
+        // The map's order is not stable; the users of a subvolume are listed in PV order.
+        below.sort_by(|a, b| a.0.cmp(b.0));
+        below.into_iter().map(|(_, key)| key).collect()
+    }
+}
+
 fn object_name(ceph: &CephInventory, key: &Key) -> String {
     match key {
         Key::Subvolume { fs, group, sub } => {
@@ -413,6 +523,9 @@ struct Judged {
     uuid: Option<String>,
     found: Found,
     key: Option<Key>,
+    /// Subvolumes below a static `rootPath` that names a directory above them: the PV sees
+    /// them all, so they are in use.
+    covers: Vec<Key>,
     detail: String,
     backend: Option<Backend>,
 }
@@ -430,6 +543,7 @@ impl Judged {
             uuid: None,
             found,
             key: None,
+            covers: Vec::new(),
             detail: why,
             backend: Some(backend),
         }
@@ -442,6 +556,7 @@ impl Judged {
             uuid: None,
             found: Found::Unchecked,
             key: None,
+            covers: Vec::new(),
             detail,
             backend: None,
         }
@@ -454,7 +569,7 @@ fn with_uuid(mut judged: Judged, csi: &CsiSource) -> Judged {
     judged
 }
 
-fn finish(pv: &PvFacts, ceph: &CephInventory, judged: Judged) -> (PvStorage, Option<Key>) {
+fn finish(pv: &PvFacts, ceph: &CephInventory, judged: Judged) -> (PvStorage, Vec<Key>) {
     let object = judged.key.as_ref().map(|key| object_name(ceph, key));
     let storage = PvStorage {
         pv: pv.name.clone(),
@@ -465,7 +580,8 @@ fn finish(pv: &PvFacts, ceph: &CephInventory, judged: Judged) -> (PvStorage, Opt
         detail: judged.detail,
         backend: judged.backend,
     };
-    (storage, judged.key)
+    let keys = judged.key.into_iter().chain(judged.covers).collect();
+    (storage, keys)
 }
 
 fn cephfs_pv(
@@ -473,7 +589,7 @@ fn cephfs_pv(
     index: &Index<'_>,
     pv: &PvFacts,
     csi: &CsiSource,
-) -> (PvStorage, Option<Key>) {
+) -> (PvStorage, Vec<Key>) {
     let is_static = csi.is_static_volume() || csi.root_path;
     let judged = if is_static {
         cephfs_static(ceph, index, csi)
@@ -510,12 +626,40 @@ fn cephfs_static(ceph: &CephInventory, index: &Index<'_>, csi: &CsiSource) -> Ju
                 uuid: None,
                 found: Found::Present,
                 key: Some(key),
+                covers: Vec::new(),
                 detail: format!("rootPath {path} lies in subvolume {name} of {}", fs.name),
                 backend: Some(Backend::Found(format!(
                     "rootPath {path} is in subvolume {name}"
                 ))),
             };
         }
+    }
+    for (f, fs) in filesystems_of(ceph, csi) {
+        let below = index.subvolumes_below(f, path);
+        let directory = path.trim_end_matches('/');
+        let known_directory = directory.is_empty()
+            || directory == "/volumes"
+            || fs
+                .groups
+                .iter()
+                .any(|g| directory == format!("/volumes/{}", g.name));
+        if below.is_empty() && !known_directory {
+            continue;
+        }
+        let detail = format!(
+            "rootPath {path} is a directory of {} above {} subvolume(s), which it shares",
+            fs.name,
+            below.len()
+        );
+        return Judged {
+            reach: Reach::Static,
+            uuid: None,
+            found: Found::Present,
+            key: None,
+            covers: below,
+            backend: Some(Backend::Found(detail.clone())),
+            detail,
+        };
     }
     if !path.starts_with("/volumes/") {
         return unchecked(format!(
@@ -600,6 +744,7 @@ fn storage_behind(
                 uuid: None,
                 found: Found::Present,
                 key: Some(key),
+                covers: Vec::new(),
                 detail: format!("journal entry {request} leads to {object}"),
                 backend: Some(Backend::Found(format!(
                     "journal entry {request} leads to {object}"
@@ -621,7 +766,7 @@ fn rbd_pv(
     index: &Index<'_>,
     pv: &PvFacts,
     csi: &CsiSource,
-) -> (PvStorage, Option<Key>) {
+) -> (PvStorage, Vec<Key>) {
     let namespace = csi.attribute("radosNamespace").unwrap_or("");
     let judged = if csi.is_static_volume() {
         rbd_static(ceph, index, csi, namespace)
@@ -648,6 +793,7 @@ fn rbd_static(ceph: &CephInventory, index: &Index<'_>, csi: &CsiSource, namespac
             uuid: None,
             found: Found::Present,
             key: Some(key.clone()),
+            covers: Vec::new(),
             detail: format!("the handle names image {}", object_name(ceph, key)),
             backend: Some(Backend::Found(format!(
                 "image {} exists",

@@ -33,12 +33,28 @@ pub const SHARED_STORAGE: Rule = Rule {
     summary: "A subvolume or image that several PVs use.",
 };
 
+/// No PV of the input belongs to the Ceph cluster read: nothing can be judged stale.
+pub const NO_PV_OF_CLUSTER: Rule = Rule {
+    id: "ceph-no-pv-of-cluster",
+    severity: Severity::Warning,
+    summary: "No PV of the input belongs to this Ceph cluster: use of its storage is unknown.",
+};
+
+/// A ceph-csi object reserved by another ceph-csi instance than the PVs' one.
+pub const OTHER_INSTANCE: Rule = Rule {
+    id: "ceph-other-instance",
+    severity: Severity::Info,
+    summary: "A ceph-csi object another ceph-csi instance reserved: never cleaned from here.",
+};
+
 /// Every rule of the storage audit.
 pub const RULES: &[Rule] = &[
     STALE_STORAGE,
     JOURNAL_WITHOUT_STORAGE,
     STORAGE_MISSING,
     SHARED_STORAGE,
+    NO_PV_OF_CLUSTER,
+    OTHER_INSTANCE,
 ];
 
 /// A finding about a backend object or a PV, with the object it is about.
@@ -109,8 +125,30 @@ pub fn findings(
     on_delete: &dyn Fn(&str) -> Option<OnDelete>,
 ) -> Vec<Located> {
     let mut out = Vec::new();
+    if let Some(why) = &report.unmatched {
+        out.push(Located {
+            kind: "CephCluster",
+            object: "storage".to_owned(),
+            finding: Finding::new(
+                NO_PV_OF_CLUSTER,
+                format!("{why}: every subvolume and image no PV names is reported unknown"),
+                "give the PVs of the Kubernetes cluster that uses this Ceph cluster, or the \
+                 right --cluster-id",
+            ),
+        });
+    }
     for object in &report.objects {
         let finding = match object.state {
+            Use::OtherInstance => Finding::new(
+                OTHER_INSTANCE,
+                format!(
+                    "reserved by ceph-csi instance {} ({})",
+                    object.journal.as_ref().map_or("", |j| j.instance.as_str()),
+                    object.facts()
+                ),
+                "another ceph-csi instance (often another Kubernetes cluster) owns it; judge it \
+                 with that cluster's PVs",
+            ),
             Use::Stale => Finding::new(
                 STALE_STORAGE,
                 format!("no PV uses it ({})", object.facts()),

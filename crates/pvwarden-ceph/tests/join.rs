@@ -27,7 +27,13 @@ fn pvs() -> Inventory {
 }
 
 fn joined() -> StorageReport {
-    let ceph = CephInventory::read(&example("inventory.json")).unwrap();
+    joined_with(|_| {})
+}
+
+/// The join of the example inventory after `change`.
+fn joined_with(change: impl FnOnce(&mut CephInventory)) -> StorageReport {
+    let mut ceph = CephInventory::read(&example("inventory.json")).unwrap();
+    change(&mut ceph);
     let now = "2026-12-04T12:00:00Z".parse().unwrap();
     pvwarden_ceph::join(&ceph, pvs().pvs(), now)
 }
@@ -248,4 +254,158 @@ fn a_dump_of_another_version_is_refused_with_its_name() {
             .contains("bad.json: not a Ceph inventory dump: at fsid"),
         "{err}"
     );
+}
+
+#[test]
+fn a_cluster_id_no_pv_names_makes_nothing_stale_and_says_which_ids_the_pvs_name() {
+    let report = joined_with(|ceph| ceph.cluster_ids = vec!["rook-ceph-typo".into()]);
+    assert!(report.volumes.is_empty());
+    let why = report.unmatched.as_deref().unwrap();
+    assert!(why.contains("rook-ceph-typo"), "{why}");
+    assert!(why.contains("the PVs name cluster id rook-ceph"), "{why}");
+    assert_eq!(report.in_state(Use::Stale).count(), 0);
+    assert_eq!(report.in_state(Use::JournalWithoutStorage).count(), 0);
+    assert_eq!(
+        state(&report, "bbbbbbbb-0000-4000-8000-000000000002"),
+        Use::Unknown
+    );
+    let plan = clean::plan(&report, Options::default());
+    assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+    let findings = pvwarden_ceph::report::findings(&report, &|_| None);
+    assert!(findings
+        .iter()
+        .any(|f| f.finding.rule == "ceph-no-pv-of-cluster"));
+    assert!(joined().unmatched.is_none());
+}
+
+#[test]
+fn storage_another_ceph_csi_instance_reserved_is_never_stale() {
+    let report = joined_with(|ceph| {
+        for entry in &mut ceph.filesystems[0].journal {
+            if entry.uuid == "bbbbbbbb-0000-4000-8000-000000000002" {
+                entry.instance = "other-k8s".into();
+            }
+        }
+    });
+    let name = "csi-vol-bbbbbbbb-0000-4000-8000-000000000002";
+    assert_eq!(state(&report, name), Use::OtherInstance);
+    let plan = clean::plan(&report, Options::default());
+    assert!(plan.actions.iter().all(|a| a.name != name));
+    let findings = pvwarden_ceph::report::findings(&report, &|_| None);
+    assert!(findings
+        .iter()
+        .any(|f| f.finding.rule == "ceph-other-instance" && f.object.ends_with(name)));
+}
+
+#[test]
+fn a_purge_plan_says_an_image_with_snapshots_goes_to_the_trash() {
+    let report = joined_with(|ceph| {
+        for image in &mut ceph.rbd_pools[0].namespaces[0].images {
+            if image.name == "csi-vol-22222222-0000-4000-8000-000000000008" {
+                image.snapshots = vec!["before-upgrade".into()];
+            }
+        }
+    });
+    let options = Options {
+        purge: true,
+        with_snapshots: true,
+    };
+    let plan = clean::plan(&report, options);
+    let image = plan
+        .actions
+        .iter()
+        .find(|a| a.name == "csi-vol-22222222-0000-4000-8000-000000000008")
+        .unwrap();
+    assert_eq!(image.removal, Removal::ImageToTrash);
+    assert!(
+        image.describe().contains("RBD trash"),
+        "{}",
+        image.describe()
+    );
+}
+
+/// The example PVs and one static CephFS PV whose `rootPath` is `root_path`.
+fn joined_with_static_root(root_path: &str) -> StorageReport {
+    let mut text = std::fs::read_to_string(example("pvs.yaml")).unwrap();
+    text.push_str(&format!(
+        "---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: whole-tree
+spec:
+  capacity:
+    storage: 1Gi
+  accessModes: [ReadWriteMany]
+  persistentVolumeReclaimPolicy: Retain
+  csi:
+    driver: rook-ceph.cephfs.csi.ceph.com
+    volumeHandle: whole-tree
+    volumeAttributes:
+      clusterID: \"rook-ceph\"
+      fsName: \"myfs\"
+      staticVolume: \"true\"
+      rootPath: \"{root_path}\"
+"
+    ));
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("pvs-root{}.yaml", root_path.replace('/', "-")));
+    std::fs::write(&file, text).unwrap();
+    let mut inventory = Inventory::new();
+    pvwarden_manifest::Reader::new().read_paths(&[file], &mut |item| {
+        inventory.add(item.unwrap()).unwrap();
+    });
+    let ceph = CephInventory::read(&example("inventory.json")).unwrap();
+    pvwarden_ceph::join(
+        &ceph,
+        inventory.pvs(),
+        "2026-12-04T12:00:00Z".parse().unwrap(),
+    )
+}
+
+#[test]
+fn a_static_root_path_above_subvolumes_uses_them_all_and_is_present() {
+    for root in ["/volumes/csi", "/"] {
+        let report = joined_with_static_root(root);
+        let stale = "csi-vol-bbbbbbbb-0000-4000-8000-000000000002";
+        assert_eq!(state(&report, stale), Use::Static, "rootPath {root}");
+        let subvolume = report.objects.iter().find(|o| o.name == stale).unwrap();
+        assert_eq!(subvolume.pvs[0].name, "whole-tree");
+        let volume = report
+            .volumes
+            .iter()
+            .find(|v| v.pv == "whole-tree")
+            .unwrap();
+        assert_eq!(volume.found, Found::Present, "rootPath {root}");
+        let plan = clean::plan(&report, Options::default());
+        assert!(
+            plan.actions.iter().all(|a| a.removal != Removal::Subvolume),
+            "rootPath {root}: {:?}",
+            plan.actions
+        );
+    }
+    let report = joined_with_static_root("/volumes/shared");
+    assert_eq!(
+        state(&report, "bbbbbbbb-0000-4000-8000-000000000002"),
+        Use::Stale,
+        "a directory above other subvolumes covers only those"
+    );
+}
+
+#[test]
+fn a_volume_no_reservation_read_names_is_never_planned() {
+    let report = joined_with(|ceph| {
+        ceph.filesystems[0]
+            .journal
+            .retain(|e| e.uuid != "bbbbbbbb-0000-4000-8000-000000000002");
+    });
+    let name = "csi-vol-bbbbbbbb-0000-4000-8000-000000000002";
+    let plan = clean::plan(&report, Options::default());
+    assert!(plan.actions.iter().all(|a| a.name != name));
+    let refusal = plan
+        .refused
+        .iter()
+        .find(|r| r.object.ends_with(name))
+        .unwrap();
+    assert!(refusal.why.contains("another"), "{}", refusal.why);
 }

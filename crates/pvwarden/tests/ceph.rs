@@ -244,3 +244,31 @@ fn share_takes_root_path_from_the_inventory_and_refuses_a_contradiction() {
     assert!(out.stdout.is_empty(), "nothing is emitted when refused");
     assert!(stderr.contains(moved) && stderr.contains(real), "{stderr}");
 }
+
+#[test]
+fn a_wrong_cluster_id_refuses_the_clean_plan_and_audits_nothing_as_stale() {
+    let inventory = example("inventory.json");
+    let pvs = example("pvs.yaml");
+    let inventory = inventory.to_str().unwrap();
+    let pvs = pvs.to_str().unwrap();
+    let args = [
+        "ceph",
+        "clean",
+        "--inventory",
+        inventory,
+        "--cluster-id",
+        "rook-ceph-typo",
+        pvs,
+    ];
+    let out = pvwarden(&args);
+    assert_ne!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stderr).unwrap();
+    assert!(text.contains("the PVs name cluster id rook-ceph"), "{text}");
+    assert!(out.stdout.is_empty(), "no plan is printed");
+
+    let out = audit(&["--cluster-id", "rook-ceph-typo", "-o", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let objects = report["storage"]["objects"].as_array().unwrap();
+    assert!(objects.iter().all(|o| o["state"] != "stale"));
+    assert!(objects.iter().any(|o| o["state"] == "unknown"));
+}

@@ -298,6 +298,28 @@ fn every_classification_and_a_clean_that_removes_only_the_stale() {
     );
     assert_eq!(stale["journal"]["uuid"], s.fs_stale.uuid.as_str());
     assert_eq!(object(&report, &s.rbd_stale.name)["state"], "stale");
+
+    // A wrong --confirm is refused without giving away the digest it should have been.
+    let clean = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pvwarden"))
+            .args(["ceph", "clean", "--cluster-id", CLUSTER])
+            .args(extra)
+            .arg("--ceph-conf")
+            .arg(&conf)
+            .arg(&s.pvs)
+            .output()
+            .unwrap()
+    };
+    let plan_text = String::from_utf8(clean(&["--json"]).stdout).unwrap();
+    let digest = serde_json::from_str::<Value>(&plan_text).unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wrong = clean(&["--apply", "--confirm", "0000000000000000"]);
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert_ne!(wrong.status.code(), Some(0));
+    assert!(stderr.contains("not the one confirmed"), "{stderr}");
+    assert!(!stderr.contains(&digest), "{stderr}");
     let snapshotted = object(&report, &s.fs_snapshotted.name);
     assert_eq!(snapshotted["snapshots"][0], "before-upgrade");
     let media = report["storage"]["objects"]

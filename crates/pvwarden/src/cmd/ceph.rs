@@ -186,6 +186,11 @@ fn run_clean(args: &CephCleanArgs) -> anyhow::Result<ExitCode> {
     }
     let (inventory, _) = read_inventory(&args.access, &args.cluster)?;
     let report = pvwarden_ceph::join(&inventory, loaded.inventory.pvs(), loaded.settings.now);
+    // The PVs that use this Ceph cluster's storage are not in the input: everything would
+    // look stale.
+    if let Some(why) = &report.unmatched {
+        bail!("{why}, so nothing can be called stale: give the PVs that use this Ceph cluster");
+    }
     let options = Options {
         purge: args.purge,
         with_snapshots: args.with_snapshots,
@@ -198,10 +203,10 @@ fn run_clean(args: &CephCleanArgs) -> anyhow::Result<ExitCode> {
             bail!("--apply re-reads the cluster right before removing: give --ceph-conf, not --inventory");
         }
         if confirmed != plan.digest {
+            // The digest is not printed here: it must be confirmed from a reviewed plan.
             bail!(
-                "the plan is not the one confirmed: its digest is now {} (--confirm {confirmed}); \
-                 run without --apply, review it, and confirm that digest",
-                plan.digest
+                "the plan is not the one confirmed (--confirm {confirmed}): run without --apply, \
+                 review the plan, and confirm the digest it ends with"
             );
         }
         let journal = crate::cmd::repair::open_journal(&args.journal)?;
@@ -253,7 +258,9 @@ fn write_plan(out: &mut dyn Write, plan: &Plan, fsid: &str) -> std::io::Result<(
             "This is a plan only: nothing was removed. Removing storage cannot be undone \
              (an image in the RBD trash can be restored until the trash is purged). To carry it \
              out (each object is checked again right before it goes, and every removal is \
-             journaled first): add --apply --confirm {}",
+             journaled first): add --apply --confirm {}. Whether a client still mounts a \
+             subvolume or maps an image is not checked: one used outside the PVs given is \
+             removed under its user.",
             plan.digest
         )?;
     }
