@@ -107,7 +107,26 @@ fn undo_restores_the_exact_earlier_pv() {
             && pv["metadata"]["finalizers"].as_array().unwrap().len() == 1
     });
 
+    // While the original shares the copy's storage, undo keeps the copy on Retain:
+    // with Delete, deleting its claim would destroy the original's data.
     let run = report["run"].as_str().unwrap();
+    let (code, undone) = live.json(&["undo", run]);
+    assert_eq!(code, Some(1), "{undone:#}");
+    assert_eq!(undone["state"], "failed", "{undone:#}");
+    let notes = undone["notes"].to_string();
+    assert!(
+        notes.contains("PV pvc-7c1d2a55-0b7e-4d0f-9a51-3f0e8b2c4d01 shares its storage"),
+        "{notes}"
+    );
+    assert_eq!(
+        live.pv(copy).unwrap()["spec"]["persistentVolumeReclaimPolicy"],
+        "Retain"
+    );
+    live.assert_backend_kept("refused undo");
+
+    // Once the original is gone (it is on Retain: its subvolume stays), undo brings
+    // the copy back exactly as it was.
+    live.remove_rook_original();
     let (code, undone) = live.json(&["undo", run]);
     assert_eq!(code, Some(0), "{undone:#}");
     // The provisioner puts its finalizer back on a Bound Delete PV by itself.
@@ -121,7 +140,7 @@ fn undo_restores_the_exact_earlier_pv() {
         .iter()
         .map(|r| r["state"].as_str().unwrap())
         .collect();
-    assert_eq!(states, ["undone", "done"], "{runs:#}");
+    assert_eq!(states, ["undone", "failed", "done"], "{runs:#}");
     live.assert_backend_kept("undo");
 }
 
