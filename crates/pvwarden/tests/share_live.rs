@@ -679,3 +679,71 @@ fn undo_of_an_unshare_recreates_the_pv_and_the_claim() {
     let notes = report["notes"].to_string();
     assert!(notes.contains("fix team-b/media --rebind"), "{notes}");
 }
+
+/// `share --apply` into a namespace that does not exist writes nothing and says so
+/// plainly; the YAML printed without `--apply` says the namespace must exist.
+#[test]
+fn share_apply_into_a_missing_namespace_writes_nothing() {
+    let cluster = Cluster::start(
+        &repo("crates/pvwarden/tests/data/share-source.yaml"),
+        "nons",
+    );
+    let journal = JournalFile::new("nons");
+    let args = [
+        "share",
+        SHARE_SOURCE,
+        "--kubeconfig",
+        cluster.kubeconfig(),
+        "--to-namespace",
+        "nowhere",
+        "--apply",
+        "--journal",
+        journal.arg(),
+    ];
+    let output = Command::new(env!("CARGO_BIN_EXE_pvwarden"))
+        .args(args)
+        .env_remove("PVWARDEN_CONTEXT")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("namespace nowhere (metadata.namespace of claim media) does not exist"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Status {"), "{stderr}");
+    assert!(!pv_exists(&cluster, "share-nowhere-media"));
+    assert_eq!(cluster.policy(SHARE_SOURCE), "Delete");
+
+    let (_, yaml) = pvwarden(&[
+        "share",
+        SHARE_SOURCE,
+        "--kubeconfig",
+        cluster.kubeconfig(),
+        "--to-namespace",
+        "nowhere",
+    ]);
+    assert!(
+        yaml.contains("# The namespace nowhere must exist"),
+        "{yaml}"
+    );
+}
+
+/// The journal records the kubeconfig context's user as the operator of a share run.
+#[test]
+fn share_apply_records_the_context_user() {
+    use pvwarden_journal::{Journal, SqliteJournal};
+
+    let cluster = Cluster::start(
+        &repo("crates/pvwarden/tests/data/share-source.yaml"),
+        "user",
+    );
+    let journal = JournalFile::new("user");
+    share_applied(&cluster, &journal);
+    let opened = SqliteJournal::open(&journal.0).unwrap();
+    let runs = cluster.runtime.block_on(opened.runs()).unwrap();
+    let kubeconfig = std::fs::read_to_string(&cluster.kubeconfig).unwrap();
+    let user = &runs[0].operator;
+    assert_ne!(user, "unknown");
+    assert!(kubeconfig.contains(&format!("user: {user}")), "{user}\n");
+}
