@@ -1,5 +1,7 @@
 //! The `pvwarden-apiserver` program: `--backend FILE` seeds the backend inventory.
 
+#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
