@@ -187,3 +187,22 @@ fn prune_clears_a_released_static_pv_and_keeps_its_storage() {
         .is_some());
     live.assert_backend_kept("prune");
 }
+
+#[test]
+fn a_mistyped_digest_is_said_not_to_match_the_plan_shown() {
+    let (manifest, seed, _, args) = case("15-cephcsi-legacy-v1-volume-id");
+    let live = Live::start(&manifest, seed, &args);
+    let pv = "pvc-47b24768-eff6-11f1-aa7a-350b1edd1bda";
+    let output = live.pvwarden(&["fix", pv, "--apply", "--confirm", "000000000000"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("--confirm 000000000000 does not match the plan"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("check the digest against the plan shown"),
+        "{stderr}"
+    );
+    assert!(live.pv(pv).is_some());
+}
