@@ -206,3 +206,17 @@ fn a_mistyped_digest_is_said_not_to_match_the_plan_shown() {
     );
     assert!(live.pv(pv).is_some());
 }
+
+#[test]
+fn journal_ls_creates_no_journal() {
+    let dir = std::env::temp_dir().join(format!("pvwarden-nojournal-{}", std::process::id()));
+    let path = dir.join("journal.db");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pvwarden"))
+        .args(["journal", "ls", "--journal"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("no runs"));
+    assert!(!dir.exists(), "journal ls created {}", dir.display());
+}
