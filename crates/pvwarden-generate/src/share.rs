@@ -202,7 +202,14 @@ impl<'a> Source<'a> {
         if pv.metadata.deletion_timestamp.is_some() {
             return Err(Error::SourceDeleting { pv: name });
         }
-        if let Some(original) = annotation(&pv.metadata, ANN_SOURCE) {
+        // A share made by `kubectl apply` of an edited stream may keep only one of
+        // the two marks; either makes the PV a share.
+        let label = pv
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_SOURCE));
+        if let Some(original) = annotation(&pv.metadata, ANN_SOURCE).or(label.map(String::as_str)) {
             return Err(Error::SourceIsShare {
                 pv: name,
                 source_pv: original.to_owned(),

@@ -5,7 +5,7 @@
 use k8s_openapi::api::core::v1::PersistentVolume;
 use pvwarden_domain::volid;
 use pvwarden_generate::document::Manifest;
-use pvwarden_generate::{share, unshare, Error, Existing, Plan, ANN_SOURCE};
+use pvwarden_generate::{share, unshare, Error, Existing, Plan, ANN_SOURCE, LABEL_SOURCE};
 use serde_json::json;
 
 const HANDLE: &str = "0001-0009-rook-ceph-0000000000000001-3c8e1d52-6f0a-4e27-b9d4-8a2c5e7f1b03";
@@ -166,6 +166,15 @@ fn shares_of_shares_nfs_and_deleting_sources_are_refused() {
         .get_or_insert_with(Default::default)
         .insert(ANN_SOURCE.into(), "pvc-0".into());
     let err = share::plan(&request(&share_of_share), &Existing::default()).unwrap_err();
+    assert!(matches!(err, Error::SourceIsShare { .. }), "{err}");
+    // The label alone marks a share too.
+    let mut labelled = cephfs_source("Retain");
+    labelled
+        .metadata
+        .labels
+        .get_or_insert_with(Default::default)
+        .insert(LABEL_SOURCE.into(), "pvc-0".into());
+    let err = share::plan(&request(&labelled), &Existing::default()).unwrap_err();
     assert!(matches!(err, Error::SourceIsShare { .. }), "{err}");
 
     let mut nfs = cephfs_source("Retain");

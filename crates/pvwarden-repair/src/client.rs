@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::PersistentVolume;
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::VolumeAttachment;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::{Api, Client};
@@ -31,6 +31,14 @@ pub(crate) enum Request {
     },
     /// A create of a PV from a journaled copy.
     CreatePv,
+    /// A delete of a claim with a uid precondition.
+    DeleteClaim {
+        namespace: String,
+        name: String,
+        uid: String,
+    },
+    /// A create of a claim from a journaled copy, in its namespace.
+    CreateClaim(String),
 }
 
 /// How the API server answered a write.
@@ -50,6 +58,7 @@ pub(crate) enum Sent {
 pub(crate) struct Writer<'a, J> {
     pub(crate) pvs: Api<PersistentVolume>,
     pub(crate) attachments: Api<VolumeAttachment>,
+    pub(crate) client: Client,
     pub(crate) journal: &'a J,
     pub(crate) run: RunId,
     pub(crate) seq: u32,
@@ -60,6 +69,7 @@ impl<'a, J: Journal> Writer<'a, J> {
         Writer {
             pvs: Api::all(client.clone()),
             attachments: Api::all(client.clone()),
+            client: client.clone(),
             journal,
             run,
             seq,
@@ -70,6 +80,51 @@ impl<'a, J: Journal> Writer<'a, J> {
     pub(crate) async fn read_pv(&self, name: &str) -> Result<Option<Value>, String> {
         let pv = self.pvs.get_opt(name).await.map_err(|e| describe(&e))?;
         Ok(pv.map(|pv| trimmed(serde_json::to_value(pv).unwrap_or_default())))
+    }
+
+    /// Reads a claim as JSON, without `managedFields`; `None` when it is gone.
+    pub(crate) async fn read_claim(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Value>, String> {
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), namespace);
+        let claim = claims.get_opt(name).await.map_err(|e| describe(&e))?;
+        Ok(claim.map(|c| trimmed(serde_json::to_value(c).unwrap_or_default())))
+    }
+
+    /// Every PV of the cluster.
+    pub(crate) async fn list_pvs(&self) -> Result<Vec<PersistentVolume>, String> {
+        let list = self.pvs.list(&Default::default()).await;
+        list.map(|l| l.items).map_err(|e| describe(&e))
+    }
+
+    /// The names of the pods in `namespace` that mount claim `claim`.
+    pub(crate) async fn pods_using(
+        &self,
+        namespace: &str,
+        claim: &str,
+    ) -> Result<Vec<String>, String> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let list = pods
+            .list(&Default::default())
+            .await
+            .map_err(|e| describe(&e))?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter(|pod| {
+                let volumes = pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
+                volumes.is_some_and(|vs| {
+                    vs.iter().any(|v| {
+                        v.persistent_volume_claim
+                            .as_ref()
+                            .is_some_and(|c| c.claim_name == claim)
+                    })
+                })
+            })
+            .filter_map(|pod| pod.metadata.name)
+            .collect())
     }
 
     /// Reads a VolumeAttachment as JSON; `None` when it is gone.
@@ -167,6 +222,37 @@ impl<'a, J: Journal> Writer<'a, J> {
                 Ok(pv) => self.pvs.create(&PostParams::default(), &pv).await.map(drop),
                 Err(err) => return Sent::Refused(format!("the journaled PV is unusable: {err}")),
             },
+            Request::DeleteClaim {
+                namespace,
+                name,
+                uid,
+            } => {
+                let params = DeleteParams {
+                    preconditions: Some(Preconditions {
+                        uid: Some(uid.clone()),
+                        resource_version: None,
+                    }),
+                    ..DeleteParams::default()
+                };
+                let claims: Api<PersistentVolumeClaim> =
+                    Api::namespaced(self.client.clone(), namespace);
+                claims.delete(name, &params).await.map(drop)
+            }
+            Request::CreateClaim(namespace) => {
+                match serde_json::from_value::<PersistentVolumeClaim>(body) {
+                    Ok(claim) => {
+                        let claims: Api<PersistentVolumeClaim> =
+                            Api::namespaced(self.client.clone(), namespace);
+                        claims
+                            .create(&PostParams::default(), &claim)
+                            .await
+                            .map(drop)
+                    }
+                    Err(err) => {
+                        return Sent::Refused(format!("the journaled claim is unusable: {err}"))
+                    }
+                }
+            }
         };
         match result {
             Ok(()) => Sent::Done,

@@ -7,10 +7,12 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The digest given does not match the plan as computed now.
+    /// The digest given does not match the plan as computed now: mistyped, or
+    /// the cluster changed since the plan was shown (the two cannot be told apart).
     #[error(
-        "the plan is no longer the one confirmed (digest {confirmed}, now {current}); review \
-         the new plan and confirm its digest"
+        "--confirm {confirmed} does not match the plan (digest {current} now): check the digest \
+         against the plan shown; if it is the one shown, the plan is no longer the one \
+         confirmed because the cluster changed since: review the new plan and confirm its digest"
     )]
     DigestMismatch {
         /// The digest the operator confirmed.

@@ -23,6 +23,7 @@ mod execute;
 pub mod lease;
 pub mod plan;
 mod settle;
+mod sharing;
 mod undo;
 
 pub use crate::error::Error;

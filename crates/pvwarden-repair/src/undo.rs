@@ -4,8 +4,12 @@
 //! objects that still exist, what each change took away: the reclaim policy,
 //! a finalizer, a claim uid. PV objects the run deleted are re-created from
 //! their journaled copy only when asked, with `Retain`, and how their claim
-//! binding will go is explained, not guessed. The undo is a run of its own in
-//! the journal, and every change it makes is journaled first.
+//! binding will go is explained, not guessed; claims likewise. Objects a run
+//! created (a share's claim and PV) are removed only while they are unchanged
+//! and removing them loses nothing, claim first; and a PV gets `Delete` back
+//! only when no other live PV shares its storage. What is not taken back is
+//! said, with the reason, and the undo then ends `failed`. The undo is a run of
+//! its own in the journal, and every change it makes is journaled first.
 
 use std::collections::BTreeSet;
 
@@ -18,7 +22,11 @@ use crate::client::{backoff, Request, Sent, Writer};
 use crate::execute::{finalizers, journaled_run, new_run, version, Operator, Settings};
 use crate::lease::{test_version, Lease, LEASE_ANNOTATION};
 use crate::settle::visible;
+use crate::sharing::sharers;
 use crate::Error;
+
+/// The kind name journals give claims.
+const CLAIM: &str = "PersistentVolumeClaim";
 
 /// What `undo` may do beyond restoring fields.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -116,12 +124,23 @@ impl<J: Journal> Undo<'_, J> {
         };
         let made = match entry.state {
             EntryState::Applied => true,
+            // A create cut short may or may not have reached the server: what exists
+            // is checked against the journaled object before anything is removed.
+            EntryState::Planned if entry.action == "create" => current.is_some(),
             EntryState::Planned => visible(entry, current.as_ref()).unwrap_or(false),
-            EntryState::Failed | EntryState::Undone => false,
+            EntryState::Failed => {
+                self.notes.push(format!(
+                    "{}: change {} ({}) was not made: nothing to take back",
+                    entry.target, entry.seq, entry.action
+                ));
+                return Ok(false);
+            }
+            EntryState::Undone => false,
         };
         if !made {
             return Ok(false);
         }
+        let claim = entry.target.kind == CLAIM;
         let name = entry.target.name.clone();
         let before = entry.before.clone().unwrap_or(Value::Null);
         match entry.action.as_str() {
@@ -131,8 +150,12 @@ impl<J: Journal> Undo<'_, J> {
                 self.restore_claim_uid(&name, &before, current.as_ref())
                     .await
             }
+            "delete" if claim => self.recreate_claim(entry, &before, current.as_ref()).await,
             "delete" => self.recreate(&name, &before, current.as_ref()).await,
+            "create" => self.remove_created(entry, current.as_ref()).await,
             "take-lease" => self.drop_lease(entry, current.as_ref()).await,
+            // The run's own lease, given back: there is nothing of the object's to restore.
+            "release-lease" => Ok(true),
             "release-attachment" => {
                 self.notes.push(format!(
                     "{}: its attacher finalizer is not put back: the node it named is gone",
@@ -150,13 +173,23 @@ impl<J: Journal> Undo<'_, J> {
                 ));
                 Ok(false)
             }
-            _ => Ok(true),
+            other => {
+                self.fail(format!(
+                    "{}: change {} ({other}) is not one undo knows how to take back; it is \
+                     left as it is",
+                    entry.target, entry.seq
+                ));
+                Ok(false)
+            }
         }
     }
 
     async fn read(&self, target: &ObjectRef) -> Result<Option<Value>, String> {
         if target.kind == "VolumeAttachment" {
             self.writer.read_attachment(&target.name).await
+        } else if target.kind == CLAIM {
+            let namespace = target.namespace.as_deref().unwrap_or_default();
+            self.writer.read_claim(namespace, &target.name).await
         } else {
             self.writer.read_pv(&target.name).await
         }
@@ -187,6 +220,31 @@ impl<J: Journal> Undo<'_, J> {
                  deleted once it is Released"
             ));
             return Ok(true);
+        }
+        if was == "Delete" {
+            let pvs = match self.writer.list_pvs().await {
+                Ok(pvs) => pvs,
+                Err(why) => {
+                    self.fail(format!(
+                        "PV {pv} stays Retain: cannot list the PVs that may share its \
+                         storage: {why}"
+                    ));
+                    return Ok(false);
+                }
+            };
+            let sharers = sharers(&pvs, pv);
+            if !sharers.is_empty() {
+                let names: Vec<&str> = sharers.iter().map(String::as_str).collect();
+                self.fail(format!(
+                    "PV {pv} stays Retain: PV {} shares its storage, and with Delete, deleting \
+                     its claim would destroy the data the other PV still serves; remove the \
+                     other PV first (`pvwarden unshare {}` when pvwarden made it as a share), \
+                     then set the policy by hand",
+                    names.join(", PV "),
+                    names.join(" ")
+                ));
+                return Ok(false);
+            }
         }
         let phase = current["status"]["phase"].as_str().unwrap_or("");
         if was == "Delete" && matches!(phase, "Released" | "Failed") {
@@ -338,6 +396,225 @@ impl<J: Journal> Undo<'_, J> {
         }
         self.fail(format!("PV {pv}: re-creating failed: {sent:?}"));
         Ok(false)
+    }
+
+    /// Removes an object the run created, when it is still the one created and
+    /// removing it loses nothing: a claim no pod mounts, bound to a PV on
+    /// `Retain`; then a PV on `Retain` that no claim uses. Storage is never
+    /// touched: a PV on `Retain` leaves its volume where it is.
+    async fn remove_created(
+        &mut self,
+        entry: &Entry,
+        current: Option<&Value>,
+    ) -> Result<bool, Error> {
+        let target = &entry.target;
+        let Some(current) = current else {
+            self.notes
+                .push(format!("{target} is gone already: nothing to remove"));
+            return Ok(true);
+        };
+        let made = entry.patch.clone().unwrap_or(Value::Null);
+        let namespace = target.namespace.clone().unwrap_or_default();
+        let uid = current["metadata"]["uid"].as_str().unwrap_or("").to_owned();
+        let request = if target.kind == CLAIM {
+            if let Err(why) = self.claim_removable(&made, current, &namespace).await {
+                self.fail(format!("{target} is not removed: {why}"));
+                return Ok(false);
+            }
+            Request::DeleteClaim {
+                namespace,
+                name: target.name.clone(),
+                uid: uid.clone(),
+            }
+        } else {
+            if let Err(why) = self.pv_removable(&made, current).await {
+                self.fail(format!("{target} is not removed: {why}"));
+                return Ok(false);
+            }
+            Request::DeletePv {
+                name: target.name.clone(),
+                uid: uid.clone(),
+                resource_version: version(current).to_owned(),
+            }
+        };
+        let body = json!({"preconditions": {"uid": uid}});
+        let sent = self
+            .writer
+            .write(
+                target.clone(),
+                "remove-created",
+                current,
+                body,
+                None,
+                request,
+            )
+            .await?;
+        if !matches!(sent, Sent::Done) {
+            self.fail(format!("{target}: removing it failed: {sent:?}"));
+            return Ok(false);
+        }
+        // The next change taken back may depend on this object being gone (a
+        // source's policy is restored only when nothing shares its storage).
+        if !self.wait_gone(target).await {
+            return Ok(false);
+        }
+        let kept = if target.kind == CLAIM {
+            ""
+        } else {
+            " (it was on Retain: its storage stays)"
+        };
+        self.notes.push(format!("{target} removed{kept}"));
+        Ok(true)
+    }
+
+    /// Why the created claim must stay, if it must.
+    async fn claim_removable(
+        &self,
+        made: &Value,
+        current: &Value,
+        namespace: &str,
+    ) -> Result<(), String> {
+        let volume = current["spec"]["volumeName"].as_str().unwrap_or("");
+        if volume != made["spec"]["volumeName"].as_str().unwrap_or("") {
+            return Err(format!(
+                "it asks for PV {volume:?} now, not the PV it was created for; it was \
+                 changed since"
+            ));
+        }
+        let name = current["metadata"]["name"].as_str().unwrap_or("");
+        let pods = self.writer.pods_using(namespace, name).await?;
+        if !pods.is_empty() {
+            return Err(format!(
+                "pod {} mounts it; stop the pod, then run undo again",
+                pods.join(", pod ")
+            ));
+        }
+        if let Some(pv) = self.writer.read_pv(volume).await? {
+            let policy = pv["spec"]["persistentVolumeReclaimPolicy"]
+                .as_str()
+                .unwrap_or("");
+            if policy != "Retain" {
+                return Err(format!(
+                    "its PV {volume} is on {policy}: deleting the claim would delete the \
+                     storage"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Why the created PV must stay, if it must.
+    async fn pv_removable(&self, made: &Value, current: &Value) -> Result<(), String> {
+        let csi = |pv: &Value| {
+            (
+                pv["spec"]["csi"]["driver"].clone(),
+                pv["spec"]["csi"]["volumeHandle"].clone(),
+            )
+        };
+        if csi(made) != csi(current) {
+            return Err("its CSI driver or volume handle changed since it was created".into());
+        }
+        let policy = current["spec"]["persistentVolumeReclaimPolicy"]
+            .as_str()
+            .unwrap_or("");
+        if policy != "Retain" {
+            return Err(format!(
+                "it is on {policy} now: deleting it would delete the storage it shares"
+            ));
+        }
+        let claim = &current["spec"]["claimRef"];
+        if let (Some(namespace), Some(name)) = (claim["namespace"].as_str(), claim["name"].as_str())
+        {
+            let live = self.writer.read_claim(namespace, name).await?;
+            let uid = claim["uid"].as_str();
+            if live.is_some_and(|c| uid.is_none() || c["metadata"]["uid"].as_str() == uid) {
+                return Err(format!("claim {namespace}/{name} still uses it"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits, up to the settings' timeout, until `target` is gone.
+    async fn wait_gone(&mut self, target: &ObjectRef) -> bool {
+        let deadline = tokio::time::Instant::now() + self.settings.timeout;
+        loop {
+            match self.read(target).await {
+                Ok(None) => return true,
+                Ok(Some(_)) | Err(_) if tokio::time::Instant::now() >= deadline => {
+                    self.fail(format!(
+                        "{target} is being deleted but is still there after {}s; run undo \
+                         again once it is gone",
+                        self.settings.timeout.as_secs()
+                    ));
+                    return false;
+                }
+                Ok(Some(_)) | Err(_) => tokio::time::sleep(self.settings.poll).await,
+            }
+        }
+    }
+
+    /// Re-creates a claim the run deleted, from its journaled copy, unbound:
+    /// the control plane binds it again only when its PV names no other claim.
+    async fn recreate_claim(
+        &mut self,
+        entry: &Entry,
+        before: &Value,
+        current: Option<&Value>,
+    ) -> Result<bool, Error> {
+        let target = &entry.target;
+        if current.is_some() {
+            self.notes
+                .push(format!("{target} still exists: nothing to re-create"));
+            return Ok(true);
+        }
+        if !self.options.recreate_deleted {
+            self.notes.push(format!(
+                "{target} was deleted; `undo --recreate-deleted` re-creates it from the journal"
+            ));
+            return Ok(false);
+        }
+        let Some(namespace) = before["metadata"]["namespace"].as_str() else {
+            self.fail(format!("{target}: the journaled copy names no namespace"));
+            return Ok(false);
+        };
+        let mut object = fresh_copy(before);
+        // Without these the control plane treats the claim as never bound, and binds
+        // it to the PV it names only when that PV is free for it.
+        if let Some(annotations) = object["metadata"]["annotations"].as_object_mut() {
+            annotations.remove("pv.kubernetes.io/bind-completed");
+            annotations.remove("pv.kubernetes.io/bound-by-controller");
+        }
+        let request = Request::CreateClaim(namespace.to_owned());
+        let sent = self
+            .writer
+            .write(
+                target.clone(),
+                "restore-claim",
+                before,
+                object,
+                None,
+                request,
+            )
+            .await?;
+        if !matches!(sent, Sent::Done) {
+            self.fail(format!("{target}: re-creating it failed: {sent:?}"));
+            return Ok(false);
+        }
+        let volume = before["spec"]["volumeName"].as_str().unwrap_or("");
+        let binding = if volume.is_empty() {
+            "it names no PV, so a provisioner or a free PV serves it".to_owned()
+        } else {
+            format!(
+                "it asks for PV {volume}, and binds once that PV exists and its claimRef names \
+                 no other claim uid; a PV re-created from the journal still names the old \
+                 uid: `pvwarden fix {namespace}/{name} --rebind` clears it",
+                name = target.name
+            )
+        };
+        self.notes.push(format!(
+            "{target} re-created (a new object, new uid); {binding}"
+        ));
+        Ok(true)
     }
 
     async fn drop_lease(&mut self, entry: &Entry, current: Option<&Value>) -> Result<bool, Error> {

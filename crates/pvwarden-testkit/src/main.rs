@@ -2,10 +2,14 @@
 //!
 //! Prints the URL, serves until SIGINT or SIGTERM. See the library docs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use pvwarden_testkit::actor::{
+    self,
+    backend::{Backend, Inventory},
+};
 use pvwarden_testkit::server::{Config, Server, TokenSpec};
 
 /// A test Kubernetes API server on 127.0.0.1, in memory, over HTTPS.
@@ -28,6 +32,10 @@ struct Args {
     /// Start the cluster actors (CSI provisioner, attacher, driver).
     #[arg(long)]
     actors: bool,
+    /// Seed the storage backend inventory (`/pvwarden-test/backend`) from this JSON file,
+    /// the document `PUT /pvwarden-test/backend` takes (testdata/backend/*.json).
+    #[arg(long, value_name = "FILE")]
+    backend: Option<PathBuf>,
     /// Log filter, in tracing's EnvFilter syntax.
     #[arg(long, default_value = "info", env = "PVWARDEN_LOG")]
     log_level: String,
@@ -61,8 +69,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         load,
         tokens,
         actors,
+        backend,
         log_level: _,
     } = args;
+    // Read before the server starts, so a bad file stops it with nothing served.
+    let seed = match &backend {
+        Some(path) => Some(read_backend(path)?),
+        None => None,
+    };
     let tokens: Vec<TokenSpec> = match tokens {
         Some(path) => serde_json::from_slice(&std::fs::read(&path)?)?,
         None => Vec::new(),
@@ -75,6 +89,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         ..Config::default()
     };
     let running = Server::start(config).await?;
+    if let Some(seed) = seed {
+        let client = actor::client(&running.url, &running.ca_pem, &running.admin_token)?;
+        Backend::new(client)
+            .update(|inventory| *inventory = seed)
+            .await?;
+    }
     if let Some(path) = &kubeconfig_out {
         running.write_kubeconfig(path)?;
     }
@@ -82,6 +102,19 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     wait_for_signal().await?;
     running.shutdown().await;
     Ok(())
+}
+
+/// The backend inventory in `path`, or an error naming the file.
+fn read_backend(path: &Path) -> Result<Inventory, String> {
+    let text = std::fs::read(path)
+        .map_err(|error| format!("--backend {}: cannot read: {error}", path.display()))?;
+    serde_json::from_slice(&text).map_err(|error| {
+        format!(
+            "--backend {}: not a backend inventory ({{\"volumes\": [...], \"pools\": [...]}}): \
+             {error}",
+            path.display()
+        )
+    })
 }
 
 async fn wait_for_signal() -> std::io::Result<()> {

@@ -490,3 +490,260 @@ fn a_share_flipped_to_delete_hangs_live_and_the_data_stays() {
     assert_eq!(verdict["on_delete"], "hangs", "{verdict}");
     assert_eq!(volume(&report, source)["on_delete"], "kept");
 }
+
+/// A journal file of its own for one test, removed when dropped.
+struct JournalFile(PathBuf);
+
+impl JournalFile {
+    fn new(name: &str) -> JournalFile {
+        let file = format!("pvwarden-share-{name}-{}.db", std::process::id());
+        JournalFile(std::env::temp_dir().join(file))
+    }
+
+    fn arg(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+
+    /// The id of the last run journaled.
+    fn last_run(&self, cluster: &Cluster) -> String {
+        use pvwarden_journal::{Journal, SqliteJournal};
+        let journal = SqliteJournal::open(&self.0).unwrap();
+        let runs = cluster.runtime.block_on(journal.runs()).unwrap();
+        runs.last().unwrap().id.to_string()
+    }
+}
+
+impl Drop for JournalFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.arg()));
+        }
+    }
+}
+
+const SHARE_SOURCE: &str = "pvc-5a1f3c20-7d4e-4b8a-9c61-2e0f8d7b6a01";
+
+/// `share --apply` of the test source into `team-b`, journaled in `journal`; waits
+/// until the share is bound and returns the run's id.
+fn share_applied(cluster: &Cluster, journal: &JournalFile) -> String {
+    cluster.namespace("team-b");
+    let kubeconfig = cluster.kubeconfig();
+    let args = [
+        "share",
+        SHARE_SOURCE,
+        "--kubeconfig",
+        kubeconfig,
+        "--to-namespace",
+        "team-b",
+        "--apply",
+        "--journal",
+        journal.arg(),
+    ];
+    pvwarden(&args);
+    cluster.wait_bound("team-b", "media", "share-team-b-media");
+    assert_eq!(cluster.policy(SHARE_SOURCE), "Retain");
+    journal.last_run(cluster)
+}
+
+/// `pvwarden undo RUN -o json`: the exit code and the report.
+fn undo(cluster: &Cluster, journal: &JournalFile, run: &str, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec![
+        "undo",
+        run,
+        "--kubeconfig",
+        cluster.kubeconfig(),
+        "--journal",
+        journal.arg(),
+        "-o",
+        "json",
+    ];
+    args.extend(extra);
+    let output = Command::new(env!("CARGO_BIN_EXE_pvwarden"))
+        .args(&args)
+        .env_remove("PVWARDEN_CONTEXT")
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("undo: no JSON: {}", String::from_utf8_lossy(&output.stderr)));
+    (output.status.code().unwrap_or(-1), report)
+}
+
+fn claim_exists(cluster: &Cluster, namespace: &str, name: &str) -> bool {
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(cluster.client.clone(), namespace);
+    cluster
+        .runtime
+        .block_on(claims.get_opt(name))
+        .unwrap()
+        .is_some()
+}
+
+fn pv_exists(cluster: &Cluster, name: &str) -> bool {
+    let pvs: Api<PersistentVolume> = Api::all(cluster.client.clone());
+    cluster
+        .runtime
+        .block_on(pvs.get_opt(name))
+        .unwrap()
+        .is_some()
+}
+
+/// Undoing a share removes the share's claim, then its PV, and only then gives the
+/// source its `Delete` back.
+#[test]
+fn undo_of_a_share_removes_it_before_the_source_gets_delete_back() {
+    let cluster = Cluster::start(
+        &repo("crates/pvwarden/tests/data/share-source.yaml"),
+        "undo",
+    );
+    let journal = JournalFile::new("undo");
+    let run = share_applied(&cluster, &journal);
+
+    let (code, report) = undo(&cluster, &journal, &run, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["state"], "done", "{report:#}");
+    assert!(!claim_exists(&cluster, "team-b", "media"), "{report:#}");
+    assert!(!pv_exists(&cluster, "share-team-b-media"), "{report:#}");
+    assert_eq!(cluster.policy(SHARE_SOURCE), "Delete");
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("its storage stays"), "{notes}");
+}
+
+/// While a pod mounts the share's claim, undo removes nothing and keeps the source on
+/// `Retain`, saying why and what to do; it is not reported done.
+#[test]
+fn undo_of_a_share_in_use_keeps_the_source_on_retain() {
+    use k8s_openapi::api::core::v1::Pod;
+
+    let cluster = Cluster::start(
+        &repo("crates/pvwarden/tests/data/share-source.yaml"),
+        "inuse",
+    );
+    let journal = JournalFile::new("inuse");
+    let run = share_applied(&cluster, &journal);
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "reader", "namespace": "team-b"},
+        "spec": {
+            "containers": [{"name": "c", "image": "busybox"}],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "media"}}]
+        }
+    }))
+    .unwrap();
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "team-b");
+    cluster
+        .runtime
+        .block_on(pods.create(&PostParams::default(), &pod))
+        .unwrap();
+
+    let (code, report) = undo(&cluster, &journal, &run, &[]);
+    assert_ne!(code, 0, "{report:#}");
+    assert_eq!(report["state"], "failed", "{report:#}");
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("pod reader mounts it"), "{notes}");
+    assert!(
+        notes.contains("pvwarden unshare share-team-b-media"),
+        "{notes}"
+    );
+    assert!(claim_exists(&cluster, "team-b", "media"));
+    assert!(pv_exists(&cluster, "share-team-b-media"));
+    assert_eq!(cluster.policy(SHARE_SOURCE), "Retain");
+}
+
+/// `undo --recreate-deleted` of an `unshare --apply` run re-creates the share's PV
+/// (on `Retain`) and its claim, and says how the claim binds again.
+#[test]
+fn undo_of_an_unshare_recreates_the_pv_and_the_claim() {
+    let cluster = Cluster::start(
+        &repo("crates/pvwarden/tests/data/share-source.yaml"),
+        "redo",
+    );
+    let journal = JournalFile::new("redo");
+    share_applied(&cluster, &journal);
+    let args = [
+        "unshare",
+        "share-team-b-media",
+        "--kubeconfig",
+        cluster.kubeconfig(),
+        "--apply",
+        "--journal",
+        journal.arg(),
+    ];
+    pvwarden(&args);
+    cluster.wait_gone("share-team-b-media");
+    let run = journal.last_run(&cluster);
+
+    let (code, report) = undo(&cluster, &journal, &run, &["--recreate-deleted"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["state"], "done", "{report:#}");
+    assert!(pv_exists(&cluster, "share-team-b-media"), "{report:#}");
+    assert_eq!(cluster.policy("share-team-b-media"), "Retain");
+    assert!(claim_exists(&cluster, "team-b", "media"), "{report:#}");
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("fix team-b/media --rebind"), "{notes}");
+}
+
+/// `share --apply` into a namespace that does not exist writes nothing and says so
+/// plainly; the YAML printed without `--apply` says the namespace must exist.
+#[test]
+fn share_apply_into_a_missing_namespace_writes_nothing() {
+    let cluster = Cluster::start(
+        &repo("crates/pvwarden/tests/data/share-source.yaml"),
+        "nons",
+    );
+    let journal = JournalFile::new("nons");
+    let args = [
+        "share",
+        SHARE_SOURCE,
+        "--kubeconfig",
+        cluster.kubeconfig(),
+        "--to-namespace",
+        "nowhere",
+        "--apply",
+        "--journal",
+        journal.arg(),
+    ];
+    let output = Command::new(env!("CARGO_BIN_EXE_pvwarden"))
+        .args(args)
+        .env_remove("PVWARDEN_CONTEXT")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("namespace nowhere (metadata.namespace of claim media) does not exist"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Status {"), "{stderr}");
+    assert!(!pv_exists(&cluster, "share-nowhere-media"));
+    assert_eq!(cluster.policy(SHARE_SOURCE), "Delete");
+
+    let (_, yaml) = pvwarden(&[
+        "share",
+        SHARE_SOURCE,
+        "--kubeconfig",
+        cluster.kubeconfig(),
+        "--to-namespace",
+        "nowhere",
+    ]);
+    assert!(
+        yaml.contains("# The namespace nowhere must exist"),
+        "{yaml}"
+    );
+}
+
+/// The journal records the kubeconfig context's user as the operator of a share run.
+#[test]
+fn share_apply_records_the_context_user() {
+    use pvwarden_journal::{Journal, SqliteJournal};
+
+    let cluster = Cluster::start(
+        &repo("crates/pvwarden/tests/data/share-source.yaml"),
+        "user",
+    );
+    let journal = JournalFile::new("user");
+    share_applied(&cluster, &journal);
+    let opened = SqliteJournal::open(&journal.0).unwrap();
+    let runs = cluster.runtime.block_on(opened.runs()).unwrap();
+    let kubeconfig = std::fs::read_to_string(&cluster.kubeconfig).unwrap();
+    let user = &runs[0].operator;
+    assert_ne!(user, "unknown");
+    assert!(kubeconfig.contains(&format!("user: {user}")), "{user}\n");
+}

@@ -144,13 +144,15 @@ async fn connect(cluster: &ClusterArgs) -> anyhow::Result<Cluster> {
 }
 
 pub(crate) fn open_journal(path: &JournalPath) -> anyhow::Result<SqliteJournal> {
-    let path = path
-        .path
+    Ok(SqliteJournal::open(&journal_path(path)?)?)
+}
+
+fn journal_path(path: &JournalPath) -> anyhow::Result<std::path::PathBuf> {
+    path.path
         .clone()
         .filter(|p| !p.as_os_str().is_empty())
         .or_else(pvwarden_journal::default_path)
-        .context("no journal path: set --journal, XDG_STATE_HOME or HOME")?;
-    Ok(SqliteJournal::open(&path)?)
+        .context("no journal path: set --journal, XDG_STATE_HOME or HOME")
 }
 
 fn print_plan(
@@ -246,7 +248,23 @@ fn print_report(format: RepairFormat, report: &Report) -> anyhow::Result<ExitCod
 
 /// `pvwarden journal ls|show`.
 pub fn journal(args: &JournalArgs) -> anyhow::Result<ExitCode> {
-    let journal = open_journal(&args.journal)?;
+    // Reading verbs never create the journal (nor its directory): a journal that
+    // does not exist yet simply holds no runs.
+    let path = journal_path(&args.journal)?;
+    if !path.exists() {
+        match &args.command {
+            JournalCommand::Ls if args.output == RepairFormat::Json => println!("[]"),
+            JournalCommand::Ls => {
+                println!("no runs: the journal {} does not exist yet", path.display());
+            }
+            JournalCommand::Show { run } => bail!(
+                "run {run} is not in the journal: the journal {} does not exist",
+                path.display()
+            ),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let journal = SqliteJournal::open(&path)?;
     let rt = runtime()?;
     let mut out = std::io::stdout().lock();
     match &args.command {

@@ -165,12 +165,19 @@ pub fn run(args: &ShareArgs) -> anyhow::Result<ExitCode> {
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let header = vec![format!(
-        "A share of PV {} for namespace {}, written by `pvwarden share`. Apply it with \
-         `kubectl apply -f -` (in this order); then `pvwarden audit` reports the source and \
-         its shares as one shared backend, at info.",
-        args.pv, args.to_namespace
-    )];
+    let header = vec![
+        format!(
+            "A share of PV {} for namespace {}, written by `pvwarden share`. Apply it with \
+             `kubectl apply -f -` (in this order); then `pvwarden audit` reports the source \
+             and its shares as one shared backend, at info.",
+            args.pv, args.to_namespace
+        ),
+        format!(
+            "The namespace {0} must exist before this is applied (`kubectl create namespace \
+             {0}`): otherwise the PV is created and its claim is refused.",
+            args.to_namespace
+        ),
+    ];
     let text = document::render(&header, &plan.documents)?;
     out.write_all(text.as_bytes())?;
     out.flush()?;

@@ -215,6 +215,21 @@ impl Live {
         true
     }
 
+    /// Removes the Rook share example's original PV object (it is on Retain, so its
+    /// storage stays) and its claim: then nothing shares the copy's storage, and
+    /// undo may give the copy its `Delete` back.
+    pub fn remove_rook_original(&self) {
+        let original = "pvc-7c1d2a55-0b7e-4d0f-9a51-3f0e8b2c4d01";
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), "broken-a");
+        self.runtime
+            .block_on(claims.delete("media", &Default::default()))
+            .unwrap();
+        self.runtime
+            .block_on(self.pvs().delete(original, &Default::default()))
+            .unwrap();
+        self.wait_for("the original PV to go", |live| live.pv(original).is_none());
+    }
+
     /// Asserts that no backend volume was deleted (or otherwise changed).
     pub fn assert_backend_kept(&self, context: &str) {
         assert_eq!(self.backend(), self.seed, "{context}: the backend changed");

@@ -231,7 +231,9 @@ fn killed_after_the_call_then_resumed_or_undone() {
     assert_eq!(entry(&after, "set-retain").state, EntryState::Applied);
     assert_eq!(after.iter().filter(|e| e.action == "set-retain").count(), 1);
 
-    // Undo brings the earlier object back, field by field.
+    // Undo brings the earlier object back, field by field, once nothing else shares
+    // the copy's storage.
+    live.remove_rook_original();
     let (code, undone) = live.json(&["undo", run.as_str()]);
     assert_eq!(code, Some(0), "{undone:#}");
     live.wait_until(|live| comparable(live.pv(copy).unwrap()) == before);
@@ -471,6 +473,7 @@ fn the_in_cluster_journal_serves_apply_and_undo() {
         "Retain"
     );
 
+    live.remove_rook_original();
     let undone = live
         .runtime
         .block_on(pvwarden_repair::undo(

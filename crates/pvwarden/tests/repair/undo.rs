@@ -107,7 +107,26 @@ fn undo_restores_the_exact_earlier_pv() {
             && pv["metadata"]["finalizers"].as_array().unwrap().len() == 1
     });
 
+    // While the original shares the copy's storage, undo keeps the copy on Retain:
+    // with Delete, deleting its claim would destroy the original's data.
     let run = report["run"].as_str().unwrap();
+    let (code, undone) = live.json(&["undo", run]);
+    assert_eq!(code, Some(1), "{undone:#}");
+    assert_eq!(undone["state"], "failed", "{undone:#}");
+    let notes = undone["notes"].to_string();
+    assert!(
+        notes.contains("PV pvc-7c1d2a55-0b7e-4d0f-9a51-3f0e8b2c4d01 shares its storage"),
+        "{notes}"
+    );
+    assert_eq!(
+        live.pv(copy).unwrap()["spec"]["persistentVolumeReclaimPolicy"],
+        "Retain"
+    );
+    live.assert_backend_kept("refused undo");
+
+    // Once the original is gone (it is on Retain: its subvolume stays), undo brings
+    // the copy back exactly as it was.
+    live.remove_rook_original();
     let (code, undone) = live.json(&["undo", run]);
     assert_eq!(code, Some(0), "{undone:#}");
     // The provisioner puts its finalizer back on a Bound Delete PV by itself.
@@ -121,7 +140,7 @@ fn undo_restores_the_exact_earlier_pv() {
         .iter()
         .map(|r| r["state"].as_str().unwrap())
         .collect();
-    assert_eq!(states, ["undone", "done"], "{runs:#}");
+    assert_eq!(states, ["undone", "failed", "done"], "{runs:#}");
     live.assert_backend_kept("undo");
 }
 
@@ -167,4 +186,37 @@ fn prune_clears_a_released_static_pv_and_keeps_its_storage() {
         .pv("pvc-7c1d2a55-0b7e-4d0f-9a51-3f0e8b2c4d01")
         .is_some());
     live.assert_backend_kept("prune");
+}
+
+#[test]
+fn a_mistyped_digest_is_said_not_to_match_the_plan_shown() {
+    let (manifest, seed, _, args) = case("15-cephcsi-legacy-v1-volume-id");
+    let live = Live::start(&manifest, seed, &args);
+    let pv = "pvc-47b24768-eff6-11f1-aa7a-350b1edd1bda";
+    let output = live.pvwarden(&["fix", pv, "--apply", "--confirm", "000000000000"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("--confirm 000000000000 does not match the plan"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("check the digest against the plan shown"),
+        "{stderr}"
+    );
+    assert!(live.pv(pv).is_some());
+}
+
+#[test]
+fn journal_ls_creates_no_journal() {
+    let dir = std::env::temp_dir().join(format!("pvwarden-nojournal-{}", std::process::id()));
+    let path = dir.join("journal.db");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pvwarden"))
+        .args(["journal", "ls", "--journal"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("no runs"));
+    assert!(!dir.exists(), "journal ls created {}", dir.display());
 }

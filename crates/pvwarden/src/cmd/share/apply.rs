@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolume, PersistentVolumeClaim};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::Client;
 use pvwarden_generate::document::Manifest;
@@ -37,8 +37,10 @@ pub fn run(
             journal,
             client: cluster.client(),
             context: cluster.context(),
+            user: cluster.user(),
             command,
         };
+        preflight(writes, target.client).await?;
         apply(writes, &target).await
     })
 }
@@ -51,6 +53,8 @@ struct Target<'a> {
     client: &'a Client,
     /// The kubeconfig context.
     context: &'a str,
+    /// The kubeconfig context's user: the operator the journal records.
+    user: &'a str,
     /// The command line, for the journal.
     command: String,
 }
@@ -109,6 +113,59 @@ pub fn share_writes(plan: &Plan, source_uid: Option<String>) -> Vec<Write<'_>> {
     retain
 }
 
+/// Checks, before anything is written, that every object to create has a free
+/// name and a namespace that exists: a run that stops half way leaves objects
+/// behind for the user to clean up.
+async fn preflight(writes: &[Write<'_>], client: &Client) -> anyhow::Result<()> {
+    let pvs: Api<PersistentVolume> = Api::all(client.clone());
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    for write in writes {
+        match write {
+            Write::CreatePv(pv) => {
+                let name = pv.metadata.name.as_deref().unwrap_or("");
+                if pvs.get_opt(name).await.map_err(plain)?.is_some() {
+                    anyhow::bail!("PV {name} already exists: nothing was written");
+                }
+            }
+            Write::CreateClaim(pvc) => {
+                let namespace = pvc.metadata.namespace.as_deref().unwrap_or("");
+                let name = pvc.metadata.name.as_deref().unwrap_or("");
+                if namespaces
+                    .get_opt(namespace)
+                    .await
+                    .map_err(plain)?
+                    .is_none()
+                {
+                    anyhow::bail!(
+                        "namespace {namespace} (metadata.namespace of claim {name}) does not \
+                         exist: nothing was written; create it first (`kubectl create \
+                         namespace {namespace}`)"
+                    );
+                }
+                let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
+                if claims.get_opt(name).await.map_err(plain)?.is_some() {
+                    anyhow::bail!("claim {namespace}/{name} already exists: nothing was written");
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// An API error as one plain sentence, without the server's whole status object.
+fn plain(err: kube::Error) -> anyhow::Error {
+    match err {
+        kube::Error::Api(status) => anyhow::anyhow!(
+            "the API server refused ({} {}): {}",
+            status.code,
+            status.reason,
+            status.message
+        ),
+        other => anyhow::Error::new(other),
+    }
+}
+
 /// Opens the journal and makes the writes in order; returns the run's id and the journal path.
 async fn apply(writes: &[Write<'_>], target: &Target<'_>) -> anyhow::Result<(RunId, PathBuf)> {
     let path = target
@@ -122,7 +179,7 @@ async fn apply(writes: &[Write<'_>], target: &Target<'_>) -> anyhow::Result<(Run
     let run = Run {
         id: RunId::new(now),
         started: now,
-        operator: std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned()),
+        operator: target.user.to_owned(),
         context: target.context.to_owned(),
         command: target.command.clone(),
         digest: digest(&rendered),
@@ -230,7 +287,7 @@ async fn step(
             uid,
             remember,
         } => {
-            let live = pvs.get_opt(name).await?.with_context(gone)?;
+            let live = pvs.get_opt(name).await.map_err(plain)?.with_context(gone)?;
             anyhow::ensure!(live.metadata.uid == *uid, replaced());
             let rv = live.metadata.resource_version.clone();
             let patch = retain_patch(*remember, rv.as_deref());
@@ -238,7 +295,7 @@ async fn step(
         }
         Write::CreatePv(pv) => {
             let name = pv.metadata.name.as_deref().unwrap_or("");
-            if pvs.get_opt(name).await?.is_some() {
+            if pvs.get_opt(name).await.map_err(plain)?.is_some() {
                 anyhow::bail!("{object} appeared since the cluster was read");
             }
             (None, None, write.body())
@@ -248,7 +305,7 @@ async fn step(
             let claims: Api<PersistentVolumeClaim> =
                 Api::namespaced(target.client.clone(), namespace);
             let name = pvc.metadata.name.as_deref().unwrap_or("");
-            if claims.get_opt(name).await?.is_some() {
+            if claims.get_opt(name).await.map_err(plain)?.is_some() {
                 anyhow::bail!("{object} appeared since the cluster was read");
             }
             (None, None, write.body())
@@ -260,7 +317,11 @@ async fn step(
         } => {
             let claims: Api<PersistentVolumeClaim> =
                 Api::namespaced(target.client.clone(), namespace);
-            let mut live = claims.get_opt(name).await?.with_context(gone)?;
+            let mut live = claims
+                .get_opt(name)
+                .await
+                .map_err(plain)?
+                .with_context(gone)?;
             anyhow::ensure!(live.metadata.uid == *uid, replaced());
             live.metadata.managed_fields = None;
             let rv = live.metadata.resource_version.clone();
@@ -268,7 +329,7 @@ async fn step(
             (before, rv, write.body())
         }
         Write::DeletePv { name, uid } => {
-            let live = pvs.get_opt(name).await?.with_context(gone)?;
+            let live = pvs.get_opt(name).await.map_err(plain)?.with_context(gone)?;
             anyhow::ensure!(live.metadata.uid == *uid, replaced());
             // Deleting a released PV on Delete would make the provisioner delete its
             // storage: the policy is read again, right before the delete.
@@ -299,7 +360,7 @@ async fn step(
     };
     // The entry is durable before the request is sent.
     journal.record(&entry).await?;
-    let sent = send(write, &patch, target.client).await;
+    let sent = send(write, &patch, target.client).await.map_err(plain);
     match &sent {
         Ok(()) => journal.mark(run, seq, EntryState::Applied, None).await?,
         Err(err) => {
