@@ -6,11 +6,11 @@
 //!
 //! | metric | labels | what |
 //! |---|---|---|
-//! | `pvwarden_volumes` | `provisioning`, `on_delete` | PVs by who made them and what deleting them does |
+//! | `pvwarden_volumes` | `provisioning`, `on_delete` | PVs by maker and by what deleting does |
 //! | `pvwarden_volumes_stuck` | | PVs that will not move on by themselves |
 //! | `pvwarden_volume_stuck_seconds` | `volume` | how long each stuck PV has been stuck |
 //! | `pvwarden_findings` | `rule`, `severity`, `kind` | findings of the last pass, by rule |
-//! | `pvwarden_volume_findings` | `volume`, `rule`, `severity` | 1 per finding at warning or above on a PV |
+//! | `pvwarden_volume_findings` | `volume`, `rule`, `severity` | 1 per PV finding at warning+ |
 //! | `pvwarden_objects` | `kind` | objects held by the watches |
 //! | `pvwarden_reconcile_duration_seconds` | | time of one audit pass |
 //! | `pvwarden_reconciles_total` | | audit passes completed |

@@ -9,7 +9,7 @@
 //! | 2 | no `provisioned-by` and no `migrated-to` annotation             | static  |
 //! | 3 | annotation names neither the driver nor the class's provisioner | static  |
 //! | 4 | annotation plus two or more corroborating markers               | dynamic |
-//! | 5 | annotation plus one corroborating marker                        | dynamic, or unknown (*) |
+//! | 5 | annotation plus one corroborating marker                        | dynamic or unknown (*) |
 //! | 6 | annotation alone                                                | static (copied) |
 //!
 //! (*) dynamic when the one marker is the `pvc-<claim uid>` name or the identity

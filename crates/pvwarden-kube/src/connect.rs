@@ -12,9 +12,10 @@ pub(crate) const IN_CLUSTER: &str = "in-cluster";
 /// Loads the configuration and names the context it came from and its user.
 ///
 /// The user is the kubeconfig context's user name (never a credential), or
-/// `service account of namespace <ns>` in a pod. An explicit `kubeconfig` (or `KUBECONFIG`) must load; only when neither is
-/// given and `~/.kube/config` does not exist is the in-cluster configuration
-/// tried, the order kubectl follows.
+/// `service account of namespace <ns>` in a pod. An explicit `kubeconfig` (or
+/// `KUBECONFIG`) must load; only when neither is given and `~/.kube/config`
+/// does not exist is the in-cluster configuration tried, the order kubectl
+/// follows.
 pub(crate) async fn config(options: &Options) -> Result<(Config, String, String), Error> {
     install_crypto();
     let kubeconfig = match &options.kubeconfig {

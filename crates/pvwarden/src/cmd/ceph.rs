@@ -200,7 +200,10 @@ fn run_clean(args: &CephCleanArgs) -> anyhow::Result<ExitCode> {
         // clap makes --apply require --confirm.
         let confirmed = args.confirm.as_deref().unwrap_or_default();
         if args.access.inventory.is_some() {
-            bail!("--apply re-reads the cluster right before removing: give --ceph-conf, not --inventory");
+            bail!(
+                "--apply re-reads the cluster right before removing: give --ceph-conf, not \
+                 --inventory"
+            );
         }
         if confirmed != plan.digest {
             // The digest is not printed here: it must be confirmed from a reviewed plan.
