@@ -28,6 +28,9 @@ use crate::Error;
 /// The kind name journals give claims.
 const CLAIM: &str = "PersistentVolumeClaim";
 
+/// How many times a removal is tried again after the object changed under it.
+const CONFLICT_ATTEMPTS: usize = 5;
+
 /// What `undo` may do beyond restoring fields.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UndoOptions {
@@ -407,11 +410,44 @@ impl<J: Journal> Undo<'_, J> {
         entry: &Entry,
         current: Option<&Value>,
     ) -> Result<bool, Error> {
+        // Removing a share's claim makes the PV controller update the PV (it goes
+        // Released) while undo goes on: a conflict then means "read it again and
+        // check again", not failure. Each attempt re-checks everything.
+        let mut current = current.cloned();
+        for _ in 0..CONFLICT_ATTEMPTS {
+            match self.remove_created_once(entry, current.as_ref()).await? {
+                Some(done) => return Ok(done),
+                None => match self.read(&entry.target).await {
+                    Ok(read) => current = read,
+                    Err(error) => {
+                        self.fail(format!(
+                            "{}: reading it again failed: {error}",
+                            entry.target
+                        ));
+                        return Ok(false);
+                    }
+                },
+            }
+        }
+        self.fail(format!(
+            "{}: removing it failed: it kept changing ({CONFLICT_ATTEMPTS} attempts)",
+            entry.target
+        ));
+        Ok(false)
+    }
+
+    /// One attempt of [`Undo::remove_created`]; `None` when the object changed
+    /// between the read and the write.
+    async fn remove_created_once(
+        &mut self,
+        entry: &Entry,
+        current: Option<&Value>,
+    ) -> Result<Option<bool>, Error> {
         let target = &entry.target;
         let Some(current) = current else {
             self.notes
                 .push(format!("{target} is gone already: nothing to remove"));
-            return Ok(true);
+            return Ok(Some(true));
         };
         let made = entry.patch.clone().unwrap_or(Value::Null);
         let namespace = target.namespace.clone().unwrap_or_default();
@@ -419,7 +455,7 @@ impl<J: Journal> Undo<'_, J> {
         let request = if target.kind == CLAIM {
             if let Err(why) = self.claim_removable(&made, current, &namespace).await {
                 self.fail(format!("{target} is not removed: {why}"));
-                return Ok(false);
+                return Ok(Some(false));
             }
             Request::DeleteClaim {
                 namespace,
@@ -429,7 +465,7 @@ impl<J: Journal> Undo<'_, J> {
         } else {
             if let Err(why) = self.pv_removable(&made, current).await {
                 self.fail(format!("{target} is not removed: {why}"));
-                return Ok(false);
+                return Ok(Some(false));
             }
             Request::DeletePv {
                 name: target.name.clone(),
@@ -449,14 +485,18 @@ impl<J: Journal> Undo<'_, J> {
                 request,
             )
             .await?;
-        if !matches!(sent, Sent::Done) {
-            self.fail(format!("{target}: removing it failed: {sent:?}"));
-            return Ok(false);
+        match sent {
+            Sent::Done => {}
+            Sent::Changed(_) => return Ok(None),
+            other => {
+                self.fail(format!("{target}: removing it failed: {other:?}"));
+                return Ok(Some(false));
+            }
         }
         // The next change taken back may depend on this object being gone (a
         // source's policy is restored only when nothing shares its storage).
         if !self.wait_gone(target).await {
-            return Ok(false);
+            return Ok(Some(false));
         }
         let kept = if target.kind == CLAIM {
             ""
@@ -464,7 +504,7 @@ impl<J: Journal> Undo<'_, J> {
             " (it was on Retain: its storage stays)"
         };
         self.notes.push(format!("{target} removed{kept}"));
-        Ok(true)
+        Ok(Some(true))
     }
 
     /// Why the created claim must stay, if it must.
